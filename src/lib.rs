@@ -12,11 +12,20 @@
 //!   terminal ≥ 40 µm by default.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod analysis;
 pub mod calibration;
 pub mod classes;
 pub mod error;
+pub mod eval;
+mod filter;
+mod measure;
+mod preprocess;
+mod ridge;
+mod stats;
+mod trace;
 pub mod synth;
 
+pub use analysis::{analyze, Analysis, Params};
 pub use calibration::Calibration;
 pub use classes::{ClassLimits, ThicknessClass};
 pub use error::{Error, Result};

@@ -1,6 +1,9 @@
 //! The `trichometry` command-line tool.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+mod analyze_cmd;
+mod overlay;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -13,9 +16,31 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Analyse one photo: hairs, density, shaft widths, follicular units.
+    Analyze(analyze_cmd::AnalyzeArgs),
+}
+
+/// Prints an error and its whole `source()` chain to stderr.
+fn report(err: &dyn std::error::Error) {
+    eprintln!("error: {err}");
+    let mut source = err.source();
+    while let Some(s) = source {
+        eprintln!("  caused by: {s}");
+        source = s.source();
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match cli.command {
+        Command::Analyze(args) => analyze_cmd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,477 @@
+//! The whole pipeline: [`analyze`] a photo into an [`Analysis`].
+
+use image::DynamicImage;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::calibration::Calibration;
+use crate::classes::{ClassLimits, ThicknessClass};
+use crate::error::{Error, Result};
+use crate::measure::{measure, Measured};
+use crate::preprocess::prepare;
+use crate::ridge::{detect, scale_ladder};
+use crate::stats::{median, poisson_ci95};
+use crate::trace::{bridge, trace, TraceParams};
+
+/// Smallest side accepted by [`analyze`] (px): a few shaft widths plus filter support.
+pub const MIN_SIDE_PX: u32 = 16;
+
+/// Analysis settings. Plain data with defaults; checked by [`Params::validate`]
+/// (which [`analyze`] calls).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Params {
+    /// Thinnest shaft searched for (µm).
+    pub min_width_um: f64,
+    /// Thickest shaft searched for (µm).
+    pub max_width_um: f64,
+    /// A strand must reach this signal-to-noise ratio somewhere (hysteresis high).
+    pub snr_high: f64,
+    /// Strands are followed down to this signal-to-noise ratio (hysteresis low).
+    pub snr_low: f64,
+    /// Strands shorter than this are not hairs (µm).
+    pub min_length_um: f64,
+    /// Length left out at each end of a shaft when measuring its diameter (µm):
+    /// the emergence zone fades over ~100 µm.
+    pub end_trim_um: f64,
+    /// A dark strand whose red-channel occlusion is below this fraction of its
+    /// green-channel occlusion is a blood vessel, not a hair (haemoglobin absorbs
+    /// green tens of times more than red; melanin absorbs both).
+    pub vessel_red_green_ratio: f64,
+    /// Emergence points closer than this belong to one follicular unit (µm).
+    pub follicular_unit_radius_um: f64,
+    /// Thickness class limits.
+    pub class_limits: ClassLimits,
+    /// Undo the sRGB transfer curve (true for camera JPEG/PNG files).
+    pub assume_srgb: bool,
+    /// Largest image accepted (pixels).
+    pub max_pixels: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            min_width_um: 8.0,
+            max_width_um: 130.0,
+            snr_high: 8.0,
+            snr_low: 3.5,
+            min_length_um: 120.0,
+            end_trim_um: 120.0,
+            vessel_red_green_ratio: 0.3,
+            follicular_unit_radius_um: 100.0,
+            class_limits: ClassLimits::default(),
+            assume_srgb: true,
+            max_pixels: 100_000_000,
+        }
+    }
+}
+
+impl Params {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first offending field.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |name: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::InvalidParameter {
+                    name,
+                    value: v,
+                    expected: "a positive finite number",
+                })
+            }
+        };
+        positive("min_width_um", self.min_width_um)?;
+        positive("max_width_um", self.max_width_um)?;
+        if self.max_width_um < self.min_width_um {
+            return Err(Error::InvalidParameter {
+                name: "max_width_um",
+                value: self.max_width_um,
+                expected: "at least min_width_um",
+            });
+        }
+        positive("snr_high", self.snr_high)?;
+        positive("snr_low", self.snr_low)?;
+        if self.snr_low > self.snr_high {
+            return Err(Error::InvalidParameter {
+                name: "snr_low",
+                value: self.snr_low,
+                expected: "at most snr_high",
+            });
+        }
+        positive("min_length_um", self.min_length_um)?;
+        if !(self.end_trim_um.is_finite() && self.end_trim_um >= 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "end_trim_um",
+                value: self.end_trim_um,
+                expected: "a finite length ≥ 0 µm",
+            });
+        }
+        if !(0.0..=1.0).contains(&self.vessel_red_green_ratio) {
+            return Err(Error::InvalidParameter {
+                name: "vessel_red_green_ratio",
+                value: self.vessel_red_green_ratio,
+                expected: "a fraction in [0, 1]",
+            });
+        }
+        positive("follicular_unit_radius_um", self.follicular_unit_radius_um)?;
+        self.class_limits.validate()?;
+        if self.max_pixels == 0 {
+            return Err(Error::InvalidParameter {
+                name: "max_pixels",
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Which way a shaft differs from the skin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Polarity {
+    /// Darker than skin (pigmented hair).
+    Dark,
+    /// Brighter than skin (grey or white hair).
+    Light,
+}
+
+/// One detected hair strand.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StrandResult {
+    /// Index in [`Analysis::strands`].
+    pub id: usize,
+    /// Sub-pixel centreline, one point per pixel of length (px; pixel centres at +0.5).
+    pub centerline: Vec<[f64; 2]>,
+    /// Visible length (µm).
+    pub length_um: f64,
+    /// Shaft diameter (µm): blurred-cylinder fit of the median cross-section over
+    /// the shaft without its end zones.
+    pub width_um: f64,
+    /// Thickness class of `width_um`.
+    pub class: ThicknessClass,
+    /// Dark or light shaft.
+    pub polarity: Polarity,
+    /// The end taken as the emergence from the skin (px), when one could be told.
+    pub emergence: Option<[f64; 2]>,
+    /// Share of this strand in the hair count: 1 (both ends in the field), ½ (cut by
+    /// the border once), 0 (crosses the whole field). See the crate docs.
+    pub count_weight: f64,
+}
+
+/// Image size in pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageDims {
+    /// Width (px).
+    pub width: u32,
+    /// Height (px).
+    pub height: u32,
+}
+
+/// Counts per thickness class (weighted by `count_weight`, so may be fractional).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassCounts {
+    /// Vellus hairs.
+    pub vellus: f64,
+    /// Intermediate hairs.
+    pub intermediate: f64,
+    /// Terminal hairs.
+    pub terminal: f64,
+}
+
+/// A histogram of shaft widths.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WidthHistogram {
+    /// Bin edges (µm), one more than `counts`.
+    pub edges_um: Vec<f64>,
+    /// Weighted hair count per bin.
+    pub counts: Vec<f64>,
+}
+
+/// Everything [`analyze`] measures on one photo. This is the JSON contract.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Crate version that produced it.
+    pub version: String,
+    /// Image size.
+    pub image: ImageDims,
+    /// Calibration used (µm/px).
+    pub um_per_px: f64,
+    /// Field area (cm²).
+    pub field_area_cm2: f64,
+    /// Hairs emerging in the field (sum of count weights; may end in .5).
+    pub hair_count: f64,
+    /// Hairs per cm².
+    pub density_per_cm2: f64,
+    /// Exact Poisson 95 % interval of the density (hairs/cm²): the counting and
+    /// sampling error of this field, not the variation across a scalp.
+    pub density_ci95_per_cm2: [f64; 2],
+    /// Weighted counts per class.
+    pub class_counts: ClassCounts,
+    /// Densities per class (hairs/cm²).
+    pub class_density_per_cm2: ClassCounts,
+    /// Mean shaft width of counted hairs (µm; 0 when none).
+    pub mean_width_um: f64,
+    /// Median shaft width of counted hairs (µm; 0 when none).
+    pub median_width_um: f64,
+    /// Coefficient of variation of widths (fraction; > 0.2 suggests miniaturisation).
+    pub width_cv: f64,
+    /// Fraction of counted hairs that are vellus.
+    pub vellus_fraction: f64,
+    /// Fraction that are intermediate.
+    pub intermediate_fraction: f64,
+    /// Fraction that are terminal.
+    pub terminal_fraction: f64,
+    /// Sum of counted widths per field area (mm/cm²).
+    pub cumulative_thickness_mm_per_cm2: f64,
+    /// Follicular units: clusters of emergence points within the configured radius.
+    pub follicular_units: usize,
+    /// Follicular units per cm².
+    pub follicular_unit_density_per_cm2: f64,
+    /// Mean hairs per follicular unit.
+    pub hairs_per_follicular_unit: f64,
+    /// Units with 1, 2, 3 and 4+ hairs.
+    pub follicular_unit_histogram: [usize; 4],
+    /// Width histogram of counted hairs (10 µm bins).
+    pub width_histogram: WidthHistogram,
+    /// Optical blur measured from the shafts (Gaussian σ, µm); `None` when no shaft
+    /// was wide enough to measure it.
+    pub blur_sigma_um: Option<f64>,
+    /// Every strand found (including those weighted 0).
+    pub strands: Vec<StrandResult>,
+}
+
+/// Analyses one trichoscopy photo.
+///
+/// # Counting convention
+/// A hair belongs to the field when its emergence point does. Each strand's
+/// `count_weight` is 1 when both its ends lie inside the field, ½ when one end is cut
+/// by the image border, and 0 when both are. In a field where hairs are placed
+/// independently of the frame, a hair emerging inside and leaving the frame is as
+/// likely as one entering from outside and ending inside (both have one end inside:
+/// E[#emergence inside] = E[#tips inside]), so the ½ weights make the count
+/// unbiased without having to tell which end emerged.
+///
+/// # Units
+/// Widths and lengths in µm, areas in cm², densities in hairs/cm².
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for bad `params`, [`Error::ImageTooSmall`] for an
+/// image with a side under [`MIN_SIDE_PX`], [`Error::ImageTooLarge`] above
+/// `params.max_pixels`.
+pub fn analyze(image: &DynamicImage, calibration: &Calibration, params: &Params) -> Result<Analysis> {
+    params.validate()?;
+    let (width, height) = (image.width(), image.height());
+    if width < MIN_SIDE_PX || height < MIN_SIDE_PX {
+        return Err(Error::ImageTooSmall {
+            width,
+            height,
+            min_side: MIN_SIDE_PX,
+        });
+    }
+    if u64::from(width) * u64::from(height) > params.max_pixels {
+        return Err(Error::ImageTooLarge {
+            width,
+            height,
+            max_pixels: params.max_pixels,
+        });
+    }
+    let um = calibration.um_per_px();
+    let prep = prepare(image, params.assume_srgb);
+    let sigmas = scale_ladder(params.min_width_um / um, params.max_width_um / um);
+    let ridge = detect(&prep.absorbance, &sigmas);
+    let strands = trace(
+        &ridge,
+        TraceParams {
+            snr_high: params.snr_high as f32,
+            snr_low: params.snr_low as f32,
+        },
+    );
+    let strands = bridge(strands, 2.5, 30.0);
+    let trim_px = params.end_trim_um / um;
+    let mut measured: Vec<(i8, Measured)> = strands
+        .par_iter()
+        .filter_map(|s| measure(&prep, s, trim_px).map(|m| (s.polarity, m)))
+        .collect();
+
+    // The photo's blur, from shafts wide enough (≥ 3σ) that blur and width separate.
+    let mut blur: Vec<f64> = measured
+        .iter()
+        .filter_map(|(_, m)| {
+            let s = m.free_sigma_px?;
+            let d = m.diameter_px?;
+            (d >= 3.0 * s && m.fit_residual < 0.2 && m.length_px * um >= params.min_length_um)
+                .then_some(s)
+        })
+        .collect();
+    let blur_px = median(&mut blur);
+    if let Some(b) = blur_px {
+        measured.par_iter_mut().for_each(|(_, m)| m.refit_with_blur(b));
+    }
+
+    let margin_of = |m: &Measured| (1.5 * m.sigma_det_px + 1.5).max(2.0);
+    let inside = |p: [f64; 2], margin: f64| {
+        p[0] > margin && p[1] > margin && p[0] < f64::from(width) - margin && p[1] < f64::from(height) - margin
+    };
+    let mut results: Vec<StrandResult> = Vec::new();
+    for (polarity, m) in measured {
+        let Some(d_px) = m.diameter_px else { continue };
+        let length_um = m.length_px * um;
+        let width_um = d_px * um;
+        if length_um < params.min_length_um || length_um < 3.0 * width_um {
+            continue;
+        }
+        if !(width_um >= 0.5 * params.min_width_um && width_um <= 1.5 * params.max_width_um) {
+            continue;
+        }
+        // A dark strand must have the sign of its fitted amplitude.
+        if (polarity > 0) != (m.amplitude > 0.0) {
+            continue;
+        }
+        let [r, g, _] = m.colour_occlusion;
+        if polarity > 0 && g > 0.0 && r < params.vessel_red_green_ratio * g {
+            continue;
+        }
+        let margin = margin_of(&m);
+        let head = m.centerline[0];
+        let tail = m.centerline[m.centerline.len() - 1];
+        let (hin, tin) = (inside(head, margin), inside(tail, margin));
+        let count_weight = match (hin, tin) {
+            (true, true) => 1.0,
+            (false, false) => 0.0,
+            _ => 0.5,
+        };
+        // Emergence: the end that fades into the skin.
+        let emergence = match (hin, tin) {
+            (true, true) => Some(if m.end_ratio[0] <= m.end_ratio[1] { head } else { tail }),
+            (true, false) if m.end_ratio[0] < 0.75 => Some(head),
+            (false, true) if m.end_ratio[1] < 0.75 => Some(tail),
+            _ => None,
+        };
+        results.push(StrandResult {
+            id: results.len(),
+            centerline: m.centerline,
+            length_um,
+            width_um,
+            class: params.class_limits.classify(width_um),
+            polarity: if polarity > 0 { Polarity::Dark } else { Polarity::Light },
+            emergence,
+            count_weight,
+        });
+    }
+    Ok(summarise(results, width, height, calibration, params, blur_px.map(|b| b * um)))
+}
+
+fn summarise(
+    strands: Vec<StrandResult>,
+    width: u32,
+    height: u32,
+    calibration: &Calibration,
+    params: &Params,
+    blur_sigma_um: Option<f64>,
+) -> Analysis {
+    let area = calibration.field_area_cm2(width, height);
+    let counted: Vec<&StrandResult> = strands.iter().filter(|s| s.count_weight > 0.0).collect();
+    let hair_count: f64 = counted.iter().map(|s| s.count_weight).sum();
+    let ci = poisson_ci95(hair_count);
+    let mut class_counts = ClassCounts::default();
+    for s in &counted {
+        match s.class {
+            ThicknessClass::Vellus => class_counts.vellus += s.count_weight,
+            ThicknessClass::Intermediate => class_counts.intermediate += s.count_weight,
+            ThicknessClass::Terminal => class_counts.terminal += s.count_weight,
+        }
+    }
+    let frac = |v: f64| if hair_count > 0.0 { v / hair_count } else { 0.0 };
+    let wsum: f64 = counted.iter().map(|s| s.count_weight * s.width_um).sum();
+    let mean_width_um = if hair_count > 0.0 { wsum / hair_count } else { 0.0 };
+    let var = if hair_count > 0.0 {
+        counted
+            .iter()
+            .map(|s| s.count_weight * (s.width_um - mean_width_um).powi(2))
+            .sum::<f64>()
+            / hair_count
+    } else {
+        0.0
+    };
+    let width_cv = if mean_width_um > 0.0 { var.sqrt() / mean_width_um } else { 0.0 };
+    let mut widths: Vec<f64> = counted.iter().map(|s| s.width_um).collect();
+    let median_width_um = median(&mut widths).unwrap_or(0.0);
+
+    let edges_um: Vec<f64> = (0..=14).map(|i| f64::from(i) * 10.0).collect();
+    let mut counts = vec![0.0; edges_um.len() - 1];
+    for s in &counted {
+        let bin = ((s.width_um / 10.0).floor() as usize).min(counts.len() - 1);
+        counts[bin] += s.count_weight;
+    }
+
+    // Follicular units: single-linkage clusters of emergence points of counted hairs.
+    let points: Vec<[f64; 2]> = counted.iter().filter_map(|s| s.emergence).collect();
+    let radius_px = calibration.um_to_px(params.follicular_unit_radius_um);
+    let mut parent: Vec<usize> = (0..points.len()).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for i in 0..points.len() {
+        for j in (i + 1)..points.len() {
+            let d2 = (points[i][0] - points[j][0]).powi(2) + (points[i][1] - points[j][1]).powi(2);
+            if d2 <= radius_px * radius_px {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                if a != b {
+                    parent[a.max(b)] = a.min(b);
+                }
+            }
+        }
+    }
+    let mut sizes: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    for i in 0..points.len() {
+        *sizes.entry(find(&mut parent, i)).or_insert(0) += 1;
+    }
+    let mut follicular_unit_histogram = [0usize; 4];
+    for &n in sizes.values() {
+        follicular_unit_histogram[n.clamp(1, 4) - 1] += 1;
+    }
+    let follicular_units = sizes.len();
+    let hairs_per_follicular_unit = if follicular_units > 0 {
+        points.len() as f64 / follicular_units as f64
+    } else {
+        0.0
+    };
+
+    Analysis {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        image: ImageDims { width, height },
+        um_per_px: calibration.um_per_px(),
+        field_area_cm2: area,
+        hair_count,
+        density_per_cm2: hair_count / area,
+        density_ci95_per_cm2: [ci[0] / area, ci[1] / area],
+        class_counts,
+        class_density_per_cm2: ClassCounts {
+            vellus: class_counts.vellus / area,
+            intermediate: class_counts.intermediate / area,
+            terminal: class_counts.terminal / area,
+        },
+        mean_width_um,
+        median_width_um,
+        width_cv,
+        vellus_fraction: frac(class_counts.vellus),
+        intermediate_fraction: frac(class_counts.intermediate),
+        terminal_fraction: frac(class_counts.terminal),
+        cumulative_thickness_mm_per_cm2: wsum / 1000.0 / area,
+        follicular_units,
+        follicular_unit_density_per_cm2: follicular_units as f64 / area,
+        hairs_per_follicular_unit,
+        follicular_unit_histogram,
+        width_histogram: WidthHistogram { edges_um, counts },
+        blur_sigma_um,
+        strands,
+    }
+}

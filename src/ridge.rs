@@ -1,0 +1,305 @@
+//! Stage 2: multi-scale curvilinear-structure detection.
+//!
+//! At each scale σ the absorbance image is convolved with Gaussian derivatives
+//! (scale-normalised by σ², Lindeberg's γ = 2 normalisation for which a bar of
+//! width `w` responds most at σ = w/2), and the Hessian is decomposed per pixel.
+//! The eigenvector of the eigenvalue of largest magnitude is the line normal `n`.
+//! The line strength is
+//!
+//! `s = σ²·(−p·λ₁) − σ²·max(0, −p·λ₂) − σ·|∇L·n|`
+//!
+//! for polarity `p` (+1: hair darker than skin, a maximum of absorbance; −1: grey
+//! or white hair brighter than skin). The second term suppresses blobs (flakes,
+//! openings) whose curvature is strong in both directions; the third suppresses the
+//! side lobes next to a step edge, where a line has zero gradient across it and an
+//! edge does not (at an edge's lobe both terms are equal, so the lobe cancels).
+//! Strength is turned into a signal-to-noise ratio by dividing by a robust noise
+//! level measured at the same scale over the whole image, and each pixel keeps the
+//! scale and polarity with the largest strength.
+//!
+//! Each pixel also records Steger's sub-pixel centre offset `t = −(∇L·n)/(nᵀHn)`
+//! along `n`: a pixel is a *line point* when the centre falls inside it.
+//!
+//! # References
+//! * C. Steger, "An unbiased detector of curvilinear structures", IEEE PAMI 20(2), 1998.
+//! * T. Lindeberg, "Edge detection and ridge detection with automatic scale
+//!   selection", IJCV 30(2), 1998 (γ-normalised derivatives).
+//! * A. Frangi et al., "Multiscale vessel enhancement filtering", MICCAI 1998
+//!   (eigenvalue-ratio blob suppression).
+
+use rayon::prelude::*;
+
+use crate::filter::{filter_cols, filter_rows, gaussian_kernel, Plane, ROWS_PER_TASK};
+
+/// Per-pixel best ridge response over scales and polarities.
+#[derive(Clone, Debug)]
+pub(crate) struct RidgeMap {
+    pub width: usize,
+    pub height: usize,
+    /// Signal-to-noise ratio of the line strength at the chosen scale (0 = none).
+    pub snr: Vec<f32>,
+    /// Line strength (absorbance units × 0.48 for a bar at its best scale).
+    pub strength: Vec<f32>,
+    /// Index into `sigmas_px` of the chosen scale.
+    pub scale: Vec<u8>,
+    /// +1 dark line, −1 bright line, 0 none.
+    pub polarity: Vec<i8>,
+    /// Unit normal across the line.
+    pub normal: Vec<[f32; 2]>,
+    /// Sub-pixel offset of the line centre from the pixel centre, along `normal` (px).
+    pub offset: Vec<f32>,
+    /// The scales (σ, px).
+    pub sigmas_px: Vec<f64>,
+}
+
+impl RidgeMap {
+    /// Whether pixel `i` holds a line centre with at least `min_snr`.
+    #[inline]
+    pub fn is_line_point(&self, i: usize, min_snr: f32) -> bool {
+        if self.polarity[i] == 0 || self.snr[i] < min_snr {
+            return false;
+        }
+        let t = self.offset[i];
+        let [nx, ny] = self.normal[i];
+        (t * nx).abs() <= 0.5 && (t * ny).abs() <= 0.5
+    }
+
+    /// Whether pixel `i` is the strongest response across the line: no pixel
+    /// within `2σ + 1` px along its normal (of either polarity) responds more.
+    /// This removes the weak ringing lobes a strong shaft leaves beside itself.
+    pub fn is_max_across(&self, i: usize) -> bool {
+        let s = self.strength[i];
+        let sigma = self.sigmas_px[usize::from(self.scale[i])];
+        let reach = (2.0 * sigma + 1.0).ceil() as i64;
+        let [nx, ny] = self.normal[i];
+        let x = (i % self.width) as f64;
+        let y = (i / self.width) as f64;
+        for step in 1..=reach {
+            for sign in [-1.0, 1.0] {
+                let qx = (x + sign * step as f64 * f64::from(nx)).round();
+                let qy = (y + sign * step as f64 * f64::from(ny)).round();
+                if qx < 0.0 || qy < 0.0 || qx >= self.width as f64 || qy >= self.height as f64 {
+                    continue;
+                }
+                let q = qy as usize * self.width + qx as usize;
+                if self.strength[q] > s {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Sub-pixel position of the line centre in pixel `i` (pixel centres at +0.5).
+    #[inline]
+    pub fn center(&self, i: usize) -> [f64; 2] {
+        let x = (i % self.width) as f64 + 0.5;
+        let y = (i / self.width) as f64 + 0.5;
+        let t = f64::from(self.offset[i]);
+        let [nx, ny] = self.normal[i];
+        [x + t * f64::from(nx), y + t * f64::from(ny)]
+    }
+}
+
+/// Geometric ladder of scales covering shaft widths `min_width_px..=max_width_px`.
+pub(crate) fn scale_ladder(min_width_px: f64, max_width_px: f64) -> Vec<f64> {
+    const RATIO: f64 = 1.35;
+    const MIN_SIGMA_PX: f64 = 0.8;
+    let lo = (0.5 * min_width_px).max(MIN_SIGMA_PX);
+    let hi = (0.5 * max_width_px).max(lo);
+    let mut s = vec![lo];
+    while *s.last().unwrap_or(&hi) * RATIO <= hi * 1.0001 {
+        let next = s[s.len() - 1] * RATIO;
+        s.push(next);
+    }
+    s
+}
+
+/// Robust standard deviation (1.4826 · MAD about 0) of a sparse, fixed sample
+/// of `data`: every 3rd pixel of every 3rd row. The sample is fixed, so the result
+/// does not depend on the thread count.
+fn robust_noise(data: &[f32], width: usize) -> f32 {
+    let mut sample: Vec<f32> = data
+        .chunks(width)
+        .step_by(3)
+        .flat_map(|row| row.iter().step_by(3).map(|v| v.abs()))
+        .collect();
+    if sample.is_empty() {
+        return 1.0;
+    }
+    let mid = sample.len() / 2;
+    let (_, m, _) = sample.select_nth_unstable_by(mid, f32::total_cmp);
+    (1.4826 * *m).max(1e-6)
+}
+
+/// Runs the multi-scale detector over `absorbance`.
+pub(crate) fn detect(absorbance: &Plane, sigmas_px: &[f64]) -> RidgeMap {
+    let (width, height) = (absorbance.width, absorbance.height);
+    let n = width * height;
+    let mut map = RidgeMap {
+        width,
+        height,
+        snr: vec![0.0; n],
+        strength: vec![0.0; n],
+        scale: vec![0; n],
+        polarity: vec![0; n],
+        normal: vec![[1.0, 0.0]; n],
+        offset: vec![0.0; n],
+        sigmas_px: sigmas_px.to_vec(),
+    };
+    let mut sx0 = Plane::new(width, height);
+    let mut sx1 = Plane::new(width, height);
+    let mut sx2 = Plane::new(width, height);
+    let mut lxx = Plane::new(width, height);
+    let mut lyy = Plane::new(width, height);
+    let mut lxy = Plane::new(width, height);
+    let mut lx = Plane::new(width, height);
+    let mut ly = Plane::new(width, height);
+    for (k, &sigma) in sigmas_px.iter().enumerate() {
+        let g0 = gaussian_kernel(sigma, 0);
+        let g1 = gaussian_kernel(sigma, 1);
+        let g2 = gaussian_kernel(sigma, 2);
+        filter_rows(absorbance, &g0, &mut sx0);
+        filter_rows(absorbance, &g1, &mut sx1);
+        filter_rows(absorbance, &g2, &mut sx2);
+        filter_cols(&sx2, &g0, &mut lxx);
+        filter_cols(&sx0, &g2, &mut lyy);
+        filter_cols(&sx1, &g1, &mut lxy);
+        filter_cols(&sx1, &g0, &mut lx);
+        filter_cols(&sx0, &g1, &mut ly);
+        let s2 = (sigma * sigma) as f32;
+        let s1 = sigma as f32;
+        // Noise of a directional, σ²-normalised second derivative at this scale.
+        let scaled: Vec<f32> = lxx.data.iter().map(|v| v * s2).collect();
+        let noise = robust_noise(&scaled, width);
+        let (lxx, lyy, lxy, lx, ly) = (&lxx.data, &lyy.data, &lxy.data, &lx.data, &ly.data);
+        let chunk = ROWS_PER_TASK * width.max(1);
+        map.snr
+            .par_chunks_mut(chunk)
+            .zip(map.strength.par_chunks_mut(chunk))
+            .zip(map.scale.par_chunks_mut(chunk))
+            .zip(map.polarity.par_chunks_mut(chunk))
+            .zip(map.normal.par_chunks_mut(chunk))
+            .zip(map.offset.par_chunks_mut(chunk))
+            .enumerate()
+            .for_each(|(c, (((((snr, strength), scale), polarity), normal), offset))| {
+                let base = c * chunk;
+                for j in 0..snr.len() {
+                    let i = base + j;
+                    let (a, b, d) = (lxx[i], lxy[i], lyy[i]);
+                    // Eigen-decomposition of [[a, b], [b, d]].
+                    let half_tr = 0.5 * (a + d);
+                    let disc = (0.25 * (a - d) * (a - d) + b * b).sqrt();
+                    let (e_big, e_small) = if half_tr >= 0.0 {
+                        (half_tr + disc, half_tr - disc)
+                    } else {
+                        (half_tr - disc, half_tr + disc)
+                    };
+                    // Eigenvector of e_big.
+                    let (mut nx, mut ny) = if b.abs() > 1e-12 {
+                        (b, e_big - a)
+                    } else if a.abs() >= d.abs() {
+                        (1.0, 0.0)
+                    } else {
+                        (0.0, 1.0)
+                    };
+                    let norm = (nx * nx + ny * ny).sqrt();
+                    if norm < 1e-20 {
+                        continue;
+                    }
+                    nx /= norm;
+                    ny /= norm;
+                    // Dark line: absorbance maximum, e_big < 0.
+                    let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
+                    let gn = lx[i] * nx + ly[i] * ny;
+                    let s = s2 * (-p * e_big) - s2 * (-p * e_small).max(0.0) - s1 * gn.abs();
+                    if s <= 0.0 {
+                        continue;
+                    }
+                    // Scale and polarity are chosen by strength (the γ-normalised
+                    // response peaks at σ = w/2); the noise only grades it.
+                    if s > strength[j] {
+                        snr[j] = s / noise;
+                        strength[j] = s;
+                        scale[j] = k as u8;
+                        polarity[j] = p as i8;
+                        normal[j] = [nx, ny];
+                        // Steger: t = −(g·n)/(nᵀHn), nᵀHn = e_big.
+                        offset[j] = -gn / e_big;
+                    }
+                }
+            });
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A vertical dark bar `w` px wide centred at `cx` on a flat background.
+    fn bar(width: usize, height: usize, cx: f64, w: f64, depth: f32) -> Plane {
+        let mut p = Plane::new(width, height);
+        for y in 0..height {
+            for x in 0..width {
+                // Exact pixel coverage of [cx − w/2, cx + w/2] by [x, x+1).
+                let lo = (cx - w / 2.0).max(x as f64);
+                let hi = (cx + w / 2.0).min(x as f64 + 1.0);
+                p.data[y * width + x] = depth * (hi - lo).max(0.0) as f32;
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn ladder_spans_requested_widths() {
+        let s = scale_ladder(2.0, 20.0);
+        assert!(s[0] >= 0.8 && s[0] <= 1.0);
+        assert!(*s.last().unwrap() <= 10.0 && *s.last().unwrap() > 10.0 / 1.35);
+    }
+
+    #[test]
+    fn finds_subpixel_centre_of_a_dark_bar() {
+        let p = bar(41, 21, 20.3, 4.0, 0.5);
+        let map = detect(&p, &scale_ladder(2.0, 8.0));
+        let row = 10;
+        let line_points: Vec<usize> = (0..41)
+            .map(|x| row * 41 + x)
+            .filter(|&i| map.is_line_point(i, 1.0) && map.strength[i] > 0.05)
+            .collect();
+        assert_eq!(line_points.len(), 1, "{line_points:?}");
+        let c = map.center(line_points[0]);
+        assert!((c[0] - 20.3).abs() < 0.05, "{c:?}");
+        assert_eq!(map.polarity[line_points[0]], 1);
+    }
+
+    #[test]
+    fn bright_bar_has_negative_polarity() {
+        let mut p = bar(41, 21, 20.0, 4.0, 0.5);
+        p.data.iter_mut().for_each(|v| *v = -*v);
+        let map = detect(&p, &scale_ladder(2.0, 8.0));
+        let i = 10 * 41 + 20;
+        assert_eq!(map.polarity[i], -1);
+    }
+
+    #[test]
+    fn step_edge_gives_no_line_point() {
+        let mut p = Plane::new(41, 21);
+        for y in 0..21 {
+            for x in 20..41 {
+                p.data[y * 41 + x] = 0.5;
+            }
+        }
+        let map = detect(&p, &scale_ladder(2.0, 8.0));
+        let row = 10;
+        // Interior rows: no line point should carry appreciable strength.
+        for x in 0..41 {
+            let i = row * 41 + x;
+            assert!(
+                !(map.is_line_point(i, 0.0) && map.strength[i] > 0.01),
+                "x={x} s={}",
+                map.strength[i]
+            );
+        }
+    }
+}

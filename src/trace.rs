@@ -1,0 +1,417 @@
+//! Stage 3: line points → linked strands, crossings resolved by continuity.
+//!
+//! 1. *Line points* are pixels whose sub-pixel centre lies inside them, that are
+//!    the strongest response across the line, and whose signal-to-noise ratio
+//!    reaches the low hysteresis threshold.
+//! 2. *Linking* starts from the strongest unused line point above the high
+//!    threshold and walks both ways along the tangent, each step choosing among the
+//!    three neighbours ahead the line point that is closest in position and
+//!    direction (Steger 1998, §4). A walk stops where no neighbour qualifies, where
+//!    the direction would turn by more than [`MAX_STEP_TURN_DEG`], or on a pixel that
+//!    another strand already claimed. Every traced strand claims a band of pixels
+//!    about its centre, so a wide shaft yields one strand, not two.
+//! 3. *Bridging*: a crossing hides both shafts' centres over a stretch about one
+//!    shaft wide (the Hessian there is blob-like), and a claimed band stops the later
+//!    strand. Strand ends that face each other across such a gap, in line and of
+//!    similar scale and the same polarity, are joined — globally, best pair first —
+//!    so each hair continues along the branch that keeps its direction and width,
+//!    and two crossing hairs stay two hairs.
+//!
+//! # References
+//! * C. Steger, "An unbiased detector of curvilinear structures", IEEE PAMI 20(2), 1998.
+
+use crate::ridge::RidgeMap;
+
+/// Largest change of direction allowed between two linked line points (degrees).
+/// Hair shafts bend gently: at ≥ 1 px steps a 40° kink is not a hair.
+pub(crate) const MAX_STEP_TURN_DEG: f64 = 40.0;
+
+/// One point of a traced strand.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct StrandPoint {
+    /// Sub-pixel centre (px).
+    pub pos: [f64; 2],
+    /// Scale σ of the detection (px).
+    pub sigma_px: f64,
+    /// Signal-to-noise ratio.
+    pub snr: f32,
+}
+
+/// A traced strand: an ordered centreline.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Strand {
+    /// Centreline from one end to the other.
+    pub points: Vec<StrandPoint>,
+    /// +1 darker than skin, −1 brighter.
+    pub polarity: i8,
+}
+
+/// Thresholds of the tracer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TraceParams {
+    /// A strand must contain a line point at least this strong.
+    pub snr_high: f32,
+    /// Linking continues down to this strength.
+    pub snr_low: f32,
+}
+
+fn angle_between(a: [f64; 2], b: [f64; 2]) -> f64 {
+    let dot = (a[0] * b[0] + a[1] * b[1]).clamp(-1.0, 1.0);
+    dot.acos().to_degrees()
+}
+
+fn unit(v: [f64; 2]) -> [f64; 2] {
+    let n = (v[0] * v[0] + v[1] * v[1]).sqrt();
+    if n > 0.0 {
+        [v[0] / n, v[1] / n]
+    } else {
+        [0.0, 0.0]
+    }
+}
+
+/// Traces every strand of `map`.
+pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
+    let (w, h) = (map.width, map.height);
+    let n = w * h;
+    let line: Vec<bool> = (0..n)
+        .map(|i| map.is_line_point(i, params.snr_low) && map.is_max_across(i))
+        .collect();
+    // 0 = free; otherwise 1 + strand index that claimed it.
+    let mut claimed: Vec<u32> = vec![0; n];
+    let mut seeds: Vec<usize> = (0..n)
+        .filter(|&i| line[i] && map.snr[i] >= params.snr_high)
+        .collect();
+    seeds.sort_by(|&a, &b| map.snr[b].total_cmp(&map.snr[a]).then(a.cmp(&b)));
+
+    let mut strands: Vec<Strand> = Vec::new();
+    for seed in seeds {
+        if claimed[seed] != 0 {
+            continue;
+        }
+        let [nx, ny] = map.normal[seed];
+        let tangent = [-f64::from(ny), f64::from(nx)];
+        let forward = walk(map, &line, &claimed, seed, tangent);
+        let backward = walk(map, &line, &claimed, seed, [-tangent[0], -tangent[1]]);
+        let mut pixels: Vec<usize> = backward.into_iter().rev().collect();
+        pixels.push(seed);
+        pixels.extend(forward);
+        let polarity = map.polarity[seed];
+        let id = strands.len() as u32 + 1;
+        let points: Vec<StrandPoint> = pixels
+            .iter()
+            .map(|&i| StrandPoint {
+                pos: map.center(i),
+                sigma_px: map.sigmas_px[usize::from(map.scale[i])],
+                snr: map.snr[i],
+            })
+            .collect();
+        claim_band(map, &points, id, &mut claimed);
+        strands.push(Strand { points, polarity });
+    }
+    strands
+}
+
+/// Walks from `start` along `dir`, returning the pixels visited (without `start`).
+fn walk(
+    map: &RidgeMap,
+    line: &[bool],
+    claimed: &[u32],
+    start: usize,
+    dir: [f64; 2],
+) -> Vec<usize> {
+    let (w, h) = (map.width as i64, map.height as i64);
+    let mut out = Vec::new();
+    let mut cur = start;
+    let mut dir = dir;
+    let polarity = map.polarity[start];
+    let mut visited_local: Vec<usize> = vec![start];
+    loop {
+        let cx = (cur % map.width) as i64;
+        let cy = (cur / map.width) as i64;
+        // The neighbour straight ahead and its two neighbours on the 8-ring.
+        let ang = dir[1].atan2(dir[0]);
+        let octant = (ang / std::f64::consts::FRAC_PI_4).round() as i64;
+        let mut best: Option<(f64, usize, [f64; 2])> = None;
+        for d in [-1i64, 0, 1] {
+            let o = (octant + d).rem_euclid(8);
+            let (dx, dy) = [
+                (1, 0),
+                (1, 1),
+                (0, 1),
+                (-1, 1),
+                (-1, 0),
+                (-1, -1),
+                (0, -1),
+                (1, -1),
+            ][o as usize];
+            let (qx, qy) = (cx + dx, cy + dy);
+            if qx < 0 || qy < 0 || qx >= w || qy >= h {
+                continue;
+            }
+            let q = (qy * w + qx) as usize;
+            if !line[q] || map.polarity[q] != polarity || visited_local.contains(&q) {
+                continue;
+            }
+            let [nx, ny] = map.normal[q];
+            let mut t = [-f64::from(ny), f64::from(nx)];
+            if t[0] * dir[0] + t[1] * dir[1] < 0.0 {
+                t = [-t[0], -t[1]];
+            }
+            let turn = angle_between(dir, t);
+            if turn > MAX_STEP_TURN_DEG {
+                continue;
+            }
+            let pc = map.center(cur);
+            let qc = map.center(q);
+            let dist = ((qc[0] - pc[0]).powi(2) + (qc[1] - pc[1]).powi(2)).sqrt();
+            let cost = dist + turn.to_radians();
+            if best.is_none_or(|(c, _, _)| cost < c) {
+                best = Some((cost, q, t));
+            }
+        }
+        let Some((_, next, t)) = best else { break };
+        if claimed[next] != 0 {
+            break;
+        }
+        out.push(next);
+        visited_local.push(next);
+        if visited_local.len() > 8 {
+            visited_local.remove(0);
+        }
+        dir = t;
+        cur = next;
+    }
+    out
+}
+
+/// Marks the pixels within `max(1, σ)` px of the strand's centreline as claimed by `id`.
+fn claim_band(map: &RidgeMap, points: &[StrandPoint], id: u32, claimed: &mut [u32]) {
+    let (w, h) = (map.width as i64, map.height as i64);
+    for p in points {
+        let r = p.sigma_px.max(1.0);
+        let ri = r.ceil() as i64;
+        let (px, py) = (p.pos[0], p.pos[1]);
+        let (cx, cy) = (px.floor() as i64, py.floor() as i64);
+        for y in (cy - ri).max(0)..=(cy + ri).min(h - 1) {
+            for x in (cx - ri).max(0)..=(cx + ri).min(w - 1) {
+                let dx = x as f64 + 0.5 - px;
+                let dy = y as f64 + 0.5 - py;
+                if dx * dx + dy * dy <= r * r {
+                    let q = (y * w + x) as usize;
+                    if claimed[q] == 0 {
+                        claimed[q] = id;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An end of a strand, for bridging.
+#[derive(Clone, Copy, Debug)]
+struct End {
+    strand: usize,
+    /// `true` for the last point, `false` for the first.
+    tail: bool,
+    pos: [f64; 2],
+    /// Unit direction pointing out of the strand.
+    out: [f64; 2],
+    sigma_px: f64,
+}
+
+/// Direction out of a strand at one end, from the chord over its last few px.
+fn end_direction(points: &[StrandPoint], tail: bool) -> [f64; 2] {
+    let k = points.len().min(8);
+    if k < 2 {
+        return [0.0, 0.0];
+    }
+    let (a, b) = if tail {
+        (points[points.len() - k].pos, points[points.len() - 1].pos)
+    } else {
+        (points[k - 1].pos, points[0].pos)
+    };
+    unit([b[0] - a[0], b[1] - a[1]])
+}
+
+/// Joins strand ends that face each other across a short gap (crossings).
+///
+/// Two ends are joined when the gap is at most `gap_factor · (σ₁ + σ₂) + 3` px,
+/// both ends point at each other within `max_angle_deg`, the scales differ by less
+/// than a factor of two, and the polarities agree. Pairs are joined best first
+/// (smallest gap plus angular misfit), each end at most once, never into a loop.
+pub(crate) fn bridge(strands: Vec<Strand>, gap_factor: f64, max_angle_deg: f64) -> Vec<Strand> {
+    let mut ends: Vec<End> = Vec::new();
+    for (s, strand) in strands.iter().enumerate() {
+        if strand.points.len() < 3 {
+            continue;
+        }
+        for tail in [false, true] {
+            let p = if tail {
+                strand.points[strand.points.len() - 1]
+            } else {
+                strand.points[0]
+            };
+            let k = strand.points.len().min(8);
+            let slice = if tail {
+                &strand.points[strand.points.len() - k..]
+            } else {
+                &strand.points[..k]
+            };
+            let sigma = slice.iter().map(|p| p.sigma_px).sum::<f64>() / k as f64;
+            ends.push(End {
+                strand: s,
+                tail,
+                pos: p.pos,
+                out: end_direction(&strand.points, tail),
+                sigma_px: sigma,
+            });
+        }
+    }
+    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    for i in 0..ends.len() {
+        for j in (i + 1)..ends.len() {
+            let (a, b) = (ends[i], ends[j]);
+            if a.strand == b.strand
+                || strands[a.strand].polarity != strands[b.strand].polarity
+                || a.sigma_px.max(b.sigma_px) > 2.0 * a.sigma_px.min(b.sigma_px)
+            {
+                continue;
+            }
+            let d = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
+            let dist = (d[0] * d[0] + d[1] * d[1]).sqrt();
+            let max_gap = gap_factor * (a.sigma_px + b.sigma_px) + 3.0;
+            if dist > max_gap {
+                continue;
+            }
+            let facing = angle_between(a.out, [-b.out[0], -b.out[1]]);
+            let (ta, tb) = if dist > 1.0 {
+                let u = unit(d);
+                (angle_between(a.out, u), angle_between(b.out, [-u[0], -u[1]]))
+            } else {
+                (0.0, 0.0)
+            };
+            if facing > max_angle_deg || ta > max_angle_deg || tb > max_angle_deg {
+                continue;
+            }
+            let cost = dist / max_gap + (facing + ta + tb) / (3.0 * max_angle_deg);
+            pairs.push((cost, i, j));
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+
+    // Union-find over strands to refuse loops; each end used once.
+    let mut parent: Vec<usize> = (0..strands.len()).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let mut end_used = vec![false; ends.len()];
+    // link[strand][tail as usize] = Some((other strand, other tail))
+    let mut link: Vec<[Option<(usize, bool)>; 2]> = vec![[None, None]; strands.len()];
+    for (_, i, j) in pairs {
+        if end_used[i] || end_used[j] {
+            continue;
+        }
+        let (a, b) = (ends[i], ends[j]);
+        let (ra, rb) = (find(&mut parent, a.strand), find(&mut parent, b.strand));
+        if ra == rb {
+            continue;
+        }
+        parent[ra] = rb;
+        end_used[i] = true;
+        end_used[j] = true;
+        link[a.strand][usize::from(a.tail)] = Some((b.strand, b.tail));
+        link[b.strand][usize::from(b.tail)] = Some((a.strand, a.tail));
+    }
+
+    // Assemble chains from their extremities (a strand with a free end). Union-find
+    // refused loops, so every chain has two extremities.
+    let mut done = vec![false; strands.len()];
+    let mut out = Vec::new();
+    for start in 0..strands.len() {
+        if done[start] || (link[start][0].is_some() && link[start][1].is_some()) {
+            continue;
+        }
+        let mut points: Vec<StrandPoint> = Vec::new();
+        let polarity = strands[start].polarity;
+        let mut cur = start;
+        // Traverse head → tail when the head is the free end.
+        let mut forward = link[start][0].is_none();
+        loop {
+            done[cur] = true;
+            let pts = &strands[cur].points;
+            if forward {
+                points.extend(pts.iter().copied());
+            } else {
+                points.extend(pts.iter().rev().copied());
+            }
+            match link[cur][usize::from(forward)] {
+                Some((o, entered_tail)) if !done[o] => {
+                    cur = o;
+                    forward = !entered_tail;
+                }
+                _ => break,
+            }
+        }
+        out.push(Strand { points, polarity });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn straight(from: [f64; 2], to: [f64; 2], sigma: f64) -> Strand {
+        let n = 10;
+        let points = (0..=n)
+            .map(|k| {
+                let t = k as f64 / n as f64;
+                StrandPoint {
+                    pos: [
+                        from[0] + t * (to[0] - from[0]),
+                        from[1] + t * (to[1] - from[1]),
+                    ],
+                    sigma_px: sigma,
+                    snr: 10.0,
+                }
+            })
+            .collect();
+        Strand {
+            points,
+            polarity: 1,
+        }
+    }
+
+    #[test]
+    fn crossing_gaps_are_bridged_by_direction() {
+        // Hair A horizontal broken at x∈(18, 22); hair B vertical broken at y∈(18, 22).
+        let strands = vec![
+            straight([0.0, 20.0], [18.0, 20.0], 1.0),
+            straight([22.0, 20.0], [40.0, 20.0], 1.0),
+            straight([20.0, 0.0], [20.0, 18.0], 1.0),
+            straight([20.0, 22.0], [20.0, 40.0], 1.0),
+        ];
+        let joined = bridge(strands, 2.5, 30.0);
+        assert_eq!(joined.len(), 2);
+        for s in &joined {
+            let a = s.points[0].pos;
+            let b = s.points[s.points.len() - 1].pos;
+            let len = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+            assert!((len - 40.0).abs() < 1e-9, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn diverging_hairs_of_one_opening_are_not_joined() {
+        // Two hairs leaving one point at 20° apart: their near ends point the same way.
+        let strands = vec![
+            straight([2.0, 0.0], [30.0, 0.0], 1.0),
+            straight([2.0, 1.0], [30.0, 11.0], 1.0),
+        ];
+        assert_eq!(bridge(strands, 2.5, 30.0).len(), 2);
+    }
+}
