@@ -3,13 +3,18 @@
 
 mod analyze_cmd;
 mod overlay;
+mod synth_cmd;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "trichometry", version, about = "Measure hair from trichoscopy photos")]
+#[command(
+    name = "trichometry",
+    version,
+    about = "Measure hair from trichoscopy photos"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,6 +24,8 @@ struct Cli {
 enum Command {
     /// Analyse one photo: hairs, density, shaft widths, follicular units.
     Analyze(analyze_cmd::AnalyzeArgs),
+    /// Generate synthetic trichoscopy photos with exact ground truth.
+    Synth(synth_cmd::SynthArgs),
 }
 
 /// Prints an error and its whole `source()` chain to stderr.
@@ -35,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze_cmd::run(args),
+        Command::Synth(args) => synth_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
