@@ -415,3 +415,50 @@ mod tests {
         assert_eq!(bridge(strands, 2.5, 30.0).len(), 2);
     }
 }
+
+#[cfg(test)]
+mod pipeline_tests {
+    use super::*;
+    use crate::filter::Plane;
+    use crate::ridge::{detect, scale_ladder};
+
+    /// A dark straight bar of width `w` px through (cx, cy) at `angle_deg`, 4×4 supersampled.
+    fn oblique_bar(size: usize, angle_deg: f64, w: f64) -> Plane {
+        let mut p = Plane::new(size, size);
+        let (s, c) = angle_deg.to_radians().sin_cos();
+        let ctr = size as f64 / 2.0;
+        for y in 0..size {
+            for x in 0..size {
+                let mut cover = 0.0;
+                for sy in 0..4 {
+                    for sx in 0..4 {
+                        let px = x as f64 + (sx as f64 + 0.5) / 4.0 - ctr;
+                        let py = y as f64 + (sy as f64 + 0.5) / 4.0 - ctr;
+                        let d = -s * px + c * py;
+                        if d.abs() <= w / 2.0 {
+                            cover += 1.0 / 16.0;
+                        }
+                    }
+                }
+                p.data[y * size + x] = cover as f32;
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn an_oblique_bar_is_one_strand() {
+        for (angle, w) in [(0.0, 3.0), (20.0, 3.0), (37.0, 8.0), (63.0, 5.0), (90.0, 12.0)] {
+            let mut p = oblique_bar(96, angle, w);
+            // Deterministic mild texture so the noise level is defined.
+            for (i, v) in p.data.iter_mut().enumerate() {
+                *v += 0.01 * (((i * 7919) % 101) as f32 / 101.0 - 0.5);
+            }
+            let map = detect(&p, &scale_ladder(1.0, 16.0));
+            let strands = trace(&map, TraceParams { snr_high: 8.0, snr_low: 3.0 });
+            let long: Vec<usize> = strands.iter().map(|s| s.points.len()).filter(|&n| n > 10).collect();
+            assert_eq!(long.len(), 1, "angle {angle} w {w}: {:?}", strands.iter().map(|s| s.points.len()).collect::<Vec<_>>());
+            assert!(long[0] > 80, "angle {angle} w {w}: {long:?}");
+        }
+    }
+}
