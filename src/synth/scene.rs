@@ -59,6 +59,10 @@ pub(crate) struct Hair {
     pub pigment: f64,
     /// Specular sheen (linear reflectance).
     pub gloss: f64,
+    /// Relative pigment variation along the shaft.
+    pub banding: f64,
+    /// Seed of the along-shaft variation.
+    pub band_seed: u64,
 }
 
 /// A curvilinear skin structure (furrow or vessel).
@@ -365,6 +369,8 @@ pub(crate) fn add_hair(
     let angle = stream + fan + normal(hr, 3f64.to_radians());
     let pigment = (1.0 + normal(hr, p.pigment_variation)).clamp(0.5, 1.6);
     let gloss = p.gloss * hr.random_range(0.5..1.5);
+    let banding = 0.5 * p.pigment_variation;
+    let band_seed: u64 = hr.random();
     let points = grow_path(
         scene,
         hr,
@@ -388,6 +394,8 @@ pub(crate) fn add_hair(
         clipped: !long,
         pigment,
         gloss,
+        banding,
+        band_seed,
     });
     uid
 }
@@ -496,8 +504,8 @@ fn add_distractors(scene: &mut Scene, p: &SceneParams, seed: u64, w_um: f64, h_u
         let angle = vr.random_range(0.0..2.0 * PI);
         let len = vr.random_range(300.0..1_400.0);
         let width = vr.random_range(8.0..20.0);
-        let strength = vr.random_range(0.5..1.0);
-        let main = random_walk_line(&mut vr, start, angle, len, 8.0, 0.12);
+        let strength = vr.random_range(0.4..0.8);
+        let main = random_walk_line(&mut vr, start, angle, len, 8.0, 0.05);
         let branches = vr.random_range(0..3usize);
         let mut extra = Vec::new();
         for _ in 0..branches {
@@ -505,7 +513,7 @@ fn add_distractors(scene: &mut Scene, p: &SceneParams, seed: u64, w_um: f64, h_u
             let a =
                 angle + if vr.random_bool(0.5) { 1.0 } else { -1.0 } * vr.random_range(0.5..1.2);
             let blen = len * vr.random_range(0.2..0.5);
-            extra.push(random_walk_line(&mut vr, at, a, blen, 8.0, 0.12));
+            extra.push(random_walk_line(&mut vr, at, a, blen, 8.0, 0.05));
         }
         scene.lines.push(Line {
             kind: DistractorKind::Vessel,
@@ -535,7 +543,7 @@ fn add_distractors(scene: &mut Scene, p: &SceneParams, seed: u64, w_um: f64, h_u
         }
         scene.flakes.push(Blob {
             center_um: c,
-            radius_um: kr.random_range(40.0..220.0),
+            radius_um: kr.random_range(30.0..140.0),
             harmonics,
             strength: kr.random_range(0.35..0.8),
         });
