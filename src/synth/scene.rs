@@ -104,6 +104,9 @@ pub(crate) struct Scene {
     stream: (f64, f64, u64),
     /// Next free hair uid.
     pub next_uid: usize,
+    /// Region any camera of this scene can see (µm): hairs that cannot reach
+    /// it are not grown.
+    pub visible_um: [f64; 4],
 }
 
 /// Length scale of the hair-stream direction field (µm).
@@ -310,6 +313,12 @@ pub(crate) fn generate(p: &SceneParams, seed: u64, extra_margin_um: f64) -> Scen
         bounds_um: bounds,
         stream,
         next_uid: 0,
+        visible_um: [
+            -extra_margin_um - 100.0,
+            -extra_margin_um - 100.0,
+            w_um + extra_margin_um + 100.0,
+            h_um + extra_margin_um + 100.0,
+        ],
     };
 
     // Openings: Poisson count, dart throwing with a minimum spacing.
@@ -367,6 +376,14 @@ pub(crate) fn add_hair(
     let off_r = hr.random_range(0.0..0.5) * scene.units[unit_index].radius_um;
     let start = [c[0] + off_r * off_a.cos(), c[1] + off_r * off_a.sin()];
     let angle = stream + fan + normal(hr, 3f64.to_radians());
+    let v = scene.visible_um;
+    let dx = (v[0] - start[0]).max(start[0] - v[2]).max(0.0);
+    let dy = (v[1] - start[1]).max(start[1] - v[3]).max(0.0);
+    if dx.hypot(dy) > length + width {
+        // Out of reach of every camera: it would never show nor count.
+        scene.next_uid += 1;
+        return scene.next_uid - 1;
+    }
     let pigment = (1.0 + normal(hr, p.pigment_variation)).clamp(0.5, 1.6);
     let gloss = p.gloss * hr.random_range(0.5..1.5);
     let banding = 0.5 * p.pigment_variation;
