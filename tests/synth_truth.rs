@@ -572,3 +572,36 @@ fn invalid_params_are_errors_not_panics() {
         })
     ));
 }
+
+/// Render timings (run with `cargo test --test synth_truth timings -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn timings() {
+    for (sc, w, h) in [
+        (Scenario::ClippedDark, 640, 512),
+        (Scenario::LongCrossing, 640, 512),
+        (Scenario::ClippedDark, 1280, 1024),
+        (Scenario::LongCrossing, 1280, 1024),
+    ] {
+        let p = SceneParams {
+            width_px: w,
+            height_px: h,
+            ..sc.params()
+        };
+        let _ = render(&p, 0).unwrap();
+        let t0 = std::time::Instant::now();
+        let n = 5;
+        for seed in 0..n {
+            let _ = render(&p, seed).unwrap();
+        }
+        println!(
+            "{} {w}x{h}: {:.1} ms",
+            sc.name(),
+            t0.elapsed().as_secs_f64() * 1e3 / n as f64
+        );
+    }
+    let p = Scenario::Pair.params();
+    let t0 = std::time::Instant::now();
+    let _ = render_pair(&p, &PairChange::default(), 0).unwrap();
+    println!("pair 640x512: {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+}

@@ -28,9 +28,9 @@ pub fn hair_optics(colour: HairColour) -> HairOptics {
             albedo: [0.0; 3],
         },
         HairColour::Brown => HairOptics {
-            absorption_per_um: [0.020, 0.029, 0.040],
-            scatter_per_um: 0.002,
-            albedo: [0.6, 0.45, 0.3],
+            absorption_per_um: [0.022, 0.036, 0.055],
+            scatter_per_um: 0.0015,
+            albedo: [0.55, 0.35, 0.18],
         },
         HairColour::Blond => HairOptics {
             absorption_per_um: [0.0035, 0.0065, 0.0125],
@@ -38,14 +38,14 @@ pub fn hair_optics(colour: HairColour) -> HairOptics {
             albedo: [0.85, 0.72, 0.5],
         },
         HairColour::Grey => HairOptics {
-            absorption_per_um: [0.010, 0.011, 0.012],
-            scatter_per_um: 0.022,
-            albedo: [0.85, 0.85, 0.84],
+            absorption_per_um: [0.014, 0.015, 0.016],
+            scatter_per_um: 0.02,
+            albedo: [0.82, 0.82, 0.80],
         },
         HairColour::White => HairOptics {
-            absorption_per_um: [0.0008, 0.0010, 0.0016],
-            scatter_per_um: 0.045,
-            albedo: [0.93, 0.92, 0.88],
+            absorption_per_um: [0.0015, 0.0019, 0.0028],
+            scatter_per_um: 0.035,
+            albedo: [0.88, 0.87, 0.83],
         },
     }
 }

@@ -170,7 +170,7 @@ impl Default for SceneParams {
             height_px: 512,
             um_per_px: 6.0,
             skin_tone_range: [0.0, 0.6],
-            skin_texture: 0.05,
+            skin_texture: 0.08,
             hair_colours: ColourMix::default(),
             follicular_units_per_cm2: 85.0,
             min_unit_spacing_um: 350.0,

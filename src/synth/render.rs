@@ -202,13 +202,17 @@ pub(crate) fn render_linear(scene: &Scene, view: &View, sensor: &Sensor) -> Vec<
                     let mut f = 1.0 - halo * tint[k];
                     match u.kind {
                         UnitKind::YellowDot => {
-                            let yellow = [0.80, 0.58, 0.22];
-                            let a = 0.55 * opening;
-                            px[k] = ((f64::from(px[k]) * f) * (1.0 - a) + yellow[k] * a * f) as f32;
+                            let yellow = [0.86, 0.62, 0.24];
+                            let a = 0.7 * opening;
+                            let rim =
+                                1.0 - 0.15 * smooth_disc(d, open_r + 1.5, 1.0) * (1.0 - opening);
+                            px[k] =
+                                ((f64::from(px[k]) * f * rim) * (1.0 - a) + yellow[k] * a) as f32;
                             continue;
                         }
-                        UnitKind::Empty => f *= 1.0 - 0.25 * opening,
-                        UnitKind::Hairs => f *= 1.0 - 0.35 * opening,
+                        // The opening itself: darker, brownish-grey.
+                        UnitKind::Empty => f *= 1.0 - 0.3 * opening * tint[k],
+                        UnitKind::Hairs => f *= 1.0 - 0.5 * opening * tint[k],
                     }
                     px[k] = (f64::from(px[k]) * f) as f32;
                 }
@@ -217,7 +221,7 @@ pub(crate) fn render_linear(scene: &Scene, view: &View, sensor: &Sensor) -> Vec<
     }
     // Pores.
     for b in &scene.pores {
-        blob(&mut buf, w, h, view, b, |px, a| {
+        blob(None, &mut buf, w, h, view, b, |px, a| {
             for v in px.iter_mut() {
                 *v *= 1.0 - a;
             }
@@ -246,7 +250,11 @@ pub(crate) fn render_linear(scene: &Scene, view: &View, sensor: &Sensor) -> Vec<
                 }
             }
         }
-        let sigma = half.max(0.35);
+        let sigma = if line.kind == DistractorKind::Vessel {
+            1.3 * half.max(0.35)
+        } else {
+            half.max(0.35)
+        };
         for &i in &scratch.touched {
             let i = i as usize;
             let d = f64::from(scratch.dist[i]);
@@ -255,7 +263,7 @@ pub(crate) fn render_linear(scene: &Scene, view: &View, sensor: &Sensor) -> Vec<
             match line.kind {
                 DistractorKind::Vessel => {
                     // Blood absorbs green and blue: red, low luminance contrast.
-                    let a = [0.06, 0.55, 0.42];
+                    let a = [0.03, 0.40, 0.30];
                     for k in 0..3 {
                         px[k] *= (-(line.strength * a[k] * g)).exp() as f32;
                     }
@@ -273,9 +281,10 @@ pub(crate) fn render_linear(scene: &Scene, view: &View, sensor: &Sensor) -> Vec<
         scratch.touched.clear();
     }
     // Flakes: white scale lying on the skin.
-    for b in &scene.flakes {
-        blob(&mut buf, w, h, view, b, |px, a| {
-            let white = [0.86f32, 0.86, 0.83];
+    for (i, b) in scene.flakes.iter().enumerate() {
+        let tex = rng::sub_seed(scene.skin_seed, 0xF1A4E + i as u64);
+        blob(Some(tex), &mut buf, w, h, view, b, |px, a| {
+            let white = [0.84f32, 0.83, 0.76];
             for k in 0..3 {
                 px[k] = px[k] * (1.0 - a) + white[k] * a;
             }
@@ -297,6 +306,7 @@ fn smooth_disc(d: f64, r: f64, edge_px: f64) -> f64 {
 }
 
 fn blob(
+    textured: Option<u64>,
     buf: &mut [[f32; 3]],
     w: usize,
     h: usize,
@@ -322,7 +332,14 @@ fn blob(
             for (k, (a, ph)) in b.harmonics.iter().enumerate() {
                 rr += a * ((k as f64 + 2.0) * phi + ph).cos();
             }
-            let a = b.strength * smooth_disc(d, r * rr, 1.0 + 0.15 * r);
+            let mut a = b.strength * smooth_disc(d, r * rr, 1.0 + 0.15 * r);
+            if let Some(seed) = textured {
+                // Layered scale: patchy opacity, in scene µm so it moves with the skin.
+                let p = view.to_um([x as f64 + 0.5, y as f64 + 0.5]);
+                let n1 = rng::value_noise(seed, p[0] / 35.0, p[1] / 35.0);
+                let n2 = rng::value_noise(seed ^ 9, p[0] / 12.0, p[1] / 12.0);
+                a *= (0.75 + 0.3 * n1 + 0.15 * n2).clamp(0.0, 1.2);
+            }
             if a > 0.0 {
                 apply(&mut buf[y * w + x], a as f32);
             }
@@ -346,7 +363,8 @@ fn skin_pass(scene: &Scene, view: &View, buf: &mut [[f32; 3]], w: usize) {
                     let n2 = rng::value_noise(seed ^ 1, p[0] / 260.0, p[1] / 260.0);
                     let n3 = rng::value_noise(seed ^ 2, p[0] / 70.0, p[1] / 70.0);
                     let n4 = rng::value_noise(seed ^ 3, p[0] / 2_500.0, p[1] / 2_500.0);
-                    let lum = 1.0 + amp * (0.45 * n1 + 0.35 * n2 + 0.2 * n3);
+                    let n5 = rng::value_noise(seed ^ 4, p[0] / 22.0, p[1] / 22.0);
+                    let lum = 1.0 + amp * (0.45 * n1 + 0.35 * n2 + 0.25 * n3 + 0.15 * n5);
                     // Slow patches of redness (erythema) and of yellowness.
                     let red = amp * 0.8 * n4;
                     let c = scene.skin_rgb;
@@ -450,7 +468,12 @@ fn hair_pass(hair: &Hair, view: &View, sensor: &Sensor, buf: &mut [[f32; 3]], sc
                             1.0
                         };
                         let u = perp / r;
-                        let chord_um = 2.0 * r * (1.0 - u * u).sqrt() * um_per_px * fade;
+                        let band = if hair.banding > 0.0 {
+                            1.0 + hair.banding * rng::value_noise(hair.band_seed, s_um / 180.0, 0.5)
+                        } else {
+                            1.0
+                        };
+                        let chord_um = 2.0 * r * (1.0 - u * u).sqrt() * um_per_px * fade * band;
                         let back = 1.0 - (-scat * chord_um).exp();
                         // Specular sheen: a narrow highlight off the axis.
                         let spec = hair.gloss * fade * (-((u + 0.3) * (u + 0.3)) / 0.045).exp();

@@ -59,6 +59,10 @@ pub(crate) struct Hair {
     pub pigment: f64,
     /// Specular sheen (linear reflectance).
     pub gloss: f64,
+    /// Relative pigment variation along the shaft.
+    pub banding: f64,
+    /// Seed of the along-shaft variation.
+    pub band_seed: u64,
 }
 
 /// A curvilinear skin structure (furrow or vessel).
@@ -100,6 +104,9 @@ pub(crate) struct Scene {
     stream: (f64, f64, u64),
     /// Next free hair uid.
     pub next_uid: usize,
+    /// Region any camera of this scene can see (µm): hairs that cannot reach
+    /// it are not grown.
+    pub visible_um: [f64; 4],
 }
 
 /// Length scale of the hair-stream direction field (µm).
@@ -306,6 +313,12 @@ pub(crate) fn generate(p: &SceneParams, seed: u64, extra_margin_um: f64) -> Scen
         bounds_um: bounds,
         stream,
         next_uid: 0,
+        visible_um: [
+            -extra_margin_um - 100.0,
+            -extra_margin_um - 100.0,
+            w_um + extra_margin_um + 100.0,
+            h_um + extra_margin_um + 100.0,
+        ],
     };
 
     // Openings: Poisson count, dart throwing with a minimum spacing.
@@ -363,8 +376,18 @@ pub(crate) fn add_hair(
     let off_r = hr.random_range(0.0..0.5) * scene.units[unit_index].radius_um;
     let start = [c[0] + off_r * off_a.cos(), c[1] + off_r * off_a.sin()];
     let angle = stream + fan + normal(hr, 3f64.to_radians());
+    let v = scene.visible_um;
+    let dx = (v[0] - start[0]).max(start[0] - v[2]).max(0.0);
+    let dy = (v[1] - start[1]).max(start[1] - v[3]).max(0.0);
+    if dx.hypot(dy) > length + width {
+        // Out of reach of every camera: it would never show nor count.
+        scene.next_uid += 1;
+        return scene.next_uid - 1;
+    }
     let pigment = (1.0 + normal(hr, p.pigment_variation)).clamp(0.5, 1.6);
     let gloss = p.gloss * hr.random_range(0.5..1.5);
+    let banding = 0.5 * p.pigment_variation;
+    let band_seed: u64 = hr.random();
     let points = grow_path(
         scene,
         hr,
@@ -388,6 +411,8 @@ pub(crate) fn add_hair(
         clipped: !long,
         pigment,
         gloss,
+        banding,
+        band_seed,
     });
     uid
 }
@@ -496,8 +521,8 @@ fn add_distractors(scene: &mut Scene, p: &SceneParams, seed: u64, w_um: f64, h_u
         let angle = vr.random_range(0.0..2.0 * PI);
         let len = vr.random_range(300.0..1_400.0);
         let width = vr.random_range(8.0..20.0);
-        let strength = vr.random_range(0.5..1.0);
-        let main = random_walk_line(&mut vr, start, angle, len, 8.0, 0.12);
+        let strength = vr.random_range(0.4..0.8);
+        let main = random_walk_line(&mut vr, start, angle, len, 8.0, 0.05);
         let branches = vr.random_range(0..3usize);
         let mut extra = Vec::new();
         for _ in 0..branches {
@@ -505,7 +530,7 @@ fn add_distractors(scene: &mut Scene, p: &SceneParams, seed: u64, w_um: f64, h_u
             let a =
                 angle + if vr.random_bool(0.5) { 1.0 } else { -1.0 } * vr.random_range(0.5..1.2);
             let blen = len * vr.random_range(0.2..0.5);
-            extra.push(random_walk_line(&mut vr, at, a, blen, 8.0, 0.12));
+            extra.push(random_walk_line(&mut vr, at, a, blen, 8.0, 0.05));
         }
         scene.lines.push(Line {
             kind: DistractorKind::Vessel,
@@ -535,7 +560,7 @@ fn add_distractors(scene: &mut Scene, p: &SceneParams, seed: u64, w_um: f64, h_u
         }
         scene.flakes.push(Blob {
             center_um: c,
-            radius_um: kr.random_range(40.0..220.0),
+            radius_um: kr.random_range(30.0..140.0),
             harmonics,
             strength: kr.random_range(0.35..0.8),
         });
