@@ -11,7 +11,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let synth = render(&scenario.params(), seed)?;
         let cal = Calibration::new(synth.truth.um_per_px)?;
         let t = std::time::Instant::now();
-        let a = analyze(&image::DynamicImage::ImageRgb8(synth.image.clone()), &cal, &params)?;
+        let a = analyze(
+            &image::DynamicImage::ImageRgb8(synth.image.clone()),
+            &cal,
+            &params,
+        )?;
         let ms = t.elapsed().as_millis();
         let s = score(&a, &synth.truth, params.min_length_um);
         println!(
@@ -20,8 +24,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             s.width_mae_um, s.width_bias_um, s.vellus_fraction_error, s.follicular_unit_error, a.blur_sigma_um.map(|b| (b*100.0).round()/100.0), synth.truth.blur_sigma_px * synth.truth.um_per_px
         );
         if std::env::var("SAVE").is_ok() {
-            synth.image.save(format!("/tmp/pl/{}-{seed}.png", scenario.name()))?;
-            std::fs::write(format!("/tmp/pl/{}-{seed}.json", scenario.name()), serde_json::to_string(&a)?)?;
+            synth
+                .image
+                .save(format!("/tmp/pl/{}-{seed}.png", scenario.name()))?;
+            std::fs::write(
+                format!("/tmp/pl/{}-{seed}.json", scenario.name()),
+                serde_json::to_string(&a)?,
+            )?;
         }
     }
     Ok(())

@@ -262,7 +262,11 @@ pub struct Analysis {
 /// [`Error::InvalidParameter`] for bad `params`, [`Error::ImageTooSmall`] for an
 /// image with a side under [`MIN_SIDE_PX`], [`Error::ImageTooLarge`] above
 /// `params.max_pixels`.
-pub fn analyze(image: &DynamicImage, calibration: &Calibration, params: &Params) -> Result<Analysis> {
+pub fn analyze(
+    image: &DynamicImage,
+    calibration: &Calibration,
+    params: &Params,
+) -> Result<Analysis> {
     params.validate()?;
     let (width, height) = (image.width(), image.height());
     if width < MIN_SIDE_PX || height < MIN_SIDE_PX {
@@ -309,12 +313,17 @@ pub fn analyze(image: &DynamicImage, calibration: &Calibration, params: &Params)
         .collect();
     let blur_px = median(&mut blur);
     if let Some(b) = blur_px {
-        measured.par_iter_mut().for_each(|(_, m)| m.refit_with_blur(b));
+        measured
+            .par_iter_mut()
+            .for_each(|(_, m)| m.refit_with_blur(b));
     }
 
     let margin_of = |m: &Measured| (1.5 * m.sigma_det_px + 1.5).max(2.0);
     let inside = |p: [f64; 2], margin: f64| {
-        p[0] > margin && p[1] > margin && p[0] < f64::from(width) - margin && p[1] < f64::from(height) - margin
+        p[0] > margin
+            && p[1] > margin
+            && p[0] < f64::from(width) - margin
+            && p[1] < f64::from(height) - margin
     };
     let mut results: Vec<StrandResult> = Vec::new();
     for (polarity, m) in measured {
@@ -346,7 +355,11 @@ pub fn analyze(image: &DynamicImage, calibration: &Calibration, params: &Params)
         };
         // Emergence: the end that fades into the skin.
         let emergence = match (hin, tin) {
-            (true, true) => Some(if m.end_ratio[0] <= m.end_ratio[1] { head } else { tail }),
+            (true, true) => Some(if m.end_ratio[0] <= m.end_ratio[1] {
+                head
+            } else {
+                tail
+            }),
             (true, false) if m.end_ratio[0] < 0.75 => Some(head),
             (false, true) if m.end_ratio[1] < 0.75 => Some(tail),
             _ => None,
@@ -357,12 +370,23 @@ pub fn analyze(image: &DynamicImage, calibration: &Calibration, params: &Params)
             length_um,
             width_um,
             class: params.class_limits.classify(width_um),
-            polarity: if polarity > 0 { Polarity::Dark } else { Polarity::Light },
+            polarity: if polarity > 0 {
+                Polarity::Dark
+            } else {
+                Polarity::Light
+            },
             emergence,
             count_weight,
         });
     }
-    Ok(summarise(results, width, height, calibration, params, blur_px.map(|b| b * um)))
+    Ok(summarise(
+        results,
+        width,
+        height,
+        calibration,
+        params,
+        blur_px.map(|b| b * um),
+    ))
 }
 
 fn summarise(
@@ -385,9 +409,19 @@ fn summarise(
             ThicknessClass::Terminal => class_counts.terminal += s.count_weight,
         }
     }
-    let frac = |v: f64| if hair_count > 0.0 { v / hair_count } else { 0.0 };
+    let frac = |v: f64| {
+        if hair_count > 0.0 {
+            v / hair_count
+        } else {
+            0.0
+        }
+    };
     let wsum: f64 = counted.iter().map(|s| s.count_weight * s.width_um).sum();
-    let mean_width_um = if hair_count > 0.0 { wsum / hair_count } else { 0.0 };
+    let mean_width_um = if hair_count > 0.0 {
+        wsum / hair_count
+    } else {
+        0.0
+    };
     let var = if hair_count > 0.0 {
         counted
             .iter()
@@ -397,7 +431,11 @@ fn summarise(
     } else {
         0.0
     };
-    let width_cv = if mean_width_um > 0.0 { var.sqrt() / mean_width_um } else { 0.0 };
+    let width_cv = if mean_width_um > 0.0 {
+        var.sqrt() / mean_width_um
+    } else {
+        0.0
+    };
     let mut widths: Vec<f64> = counted.iter().map(|s| s.width_um).collect();
     let median_width_um = median(&mut widths).unwrap_or(0.0);
 

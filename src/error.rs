@@ -30,7 +30,9 @@ pub enum Error {
         expected: &'static str,
     },
     /// An image too small to analyse (or with no pixels at all).
-    #[error("image of {width}×{height} px is too small: at least {min_side} px per side is needed")]
+    #[error(
+        "image of {width}×{height} px is too small: at least {min_side} px per side is needed"
+    )]
     ImageTooSmall {
         /// Width in pixels.
         width: u32,

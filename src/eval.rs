@@ -85,14 +85,28 @@ fn dist_to_polyline(p: [f64; 2], line: &[[f64; 2]]) -> f64 {
 /// as detectable (use the analysis' own minimum strand length).
 pub fn score(analysis: &Analysis, truth: &Truth, min_length_um: f64) -> Score {
     let um = truth.um_per_px;
-    let visible: Vec<Vec<[f64; 2]>> = (0..truth.hairs.len()).map(|i| visible_points(truth, i)).collect();
+    let visible: Vec<Vec<[f64; 2]>> = (0..truth.hairs.len())
+        .map(|i| visible_points(truth, i))
+        .collect();
     // Bounding boxes for a quick reject.
     let boxes: Vec<[f64; 4]> = visible
         .iter()
         .map(|v| {
             v.iter().fold(
-                [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
-                |b, p| [b[0].min(p[0]), b[1].min(p[1]), b[2].max(p[0]), b[3].max(p[1])],
+                [
+                    f64::INFINITY,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    f64::NEG_INFINITY,
+                ],
+                |b, p| {
+                    [
+                        b[0].min(p[0]),
+                        b[1].min(p[1]),
+                        b[2].max(p[0]),
+                        b[3].max(p[1]),
+                    ]
+                },
             )
         })
         .collect();
@@ -109,7 +123,12 @@ pub fn score(analysis: &Analysis, truth: &Truth, min_length_um: f64) -> Score {
             let near = s
                 .centerline
                 .iter()
-                .filter(|p| p[0] >= b[0] - tol && p[0] <= b[2] + tol && p[1] >= b[1] - tol && p[1] <= b[3] + tol)
+                .filter(|p| {
+                    p[0] >= b[0] - tol
+                        && p[0] <= b[2] + tol
+                        && p[1] >= b[1] - tol
+                        && p[1] <= b[3] + tol
+                })
                 .filter(|p| dist_to_polyline(**p, line) <= tol)
                 .count();
             let coverage = near as f64 / s.centerline.len().max(1) as f64;
@@ -127,18 +146,37 @@ pub fn score(analysis: &Analysis, truth: &Truth, min_length_um: f64) -> Score {
     let detectable: Vec<usize> = (0..truth.hairs.len())
         .filter(|&h| truth.hairs[h].visible_length_um >= min_length_um)
         .collect();
-    let recalled = detectable.iter().filter(|&&h| best_for_hair[h].is_some()).count();
+    let recalled = detectable
+        .iter()
+        .filter(|&&h| best_for_hair[h].is_some())
+        .count();
     let width_pairs_um: Vec<[f64; 2]> = detectable
         .iter()
         .filter_map(|&h| best_for_hair[h].map(|(_, w)| [truth.hairs[h].width_um, w]))
         .collect();
     let n = width_pairs_um.len().max(1) as f64;
-    let width_mae_um = width_pairs_um.iter().map(|p| (p[1] - p[0]).abs()).sum::<f64>() / n;
+    let width_mae_um = width_pairs_um
+        .iter()
+        .map(|p| (p[1] - p[0]).abs())
+        .sum::<f64>()
+        / n;
     let width_bias_um = width_pairs_um.iter().map(|p| p[1] - p[0]).sum::<f64>() / n;
-    let recall = if detectable.is_empty() { 1.0 } else { recalled as f64 / detectable.len() as f64 };
+    let recall = if detectable.is_empty() {
+        1.0
+    } else {
+        recalled as f64 / detectable.len() as f64
+    };
     let detected = analysis.strands.len();
-    let precision = if detected == 0 { 1.0 } else { matched_strands as f64 / detected as f64 };
-    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+    let precision = if detected == 0 {
+        1.0
+    } else {
+        matched_strands as f64 / detected as f64
+    };
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
     let true_count = truth.summary.hair_count as f64;
     let count_error_pct = if true_count > 0.0 {
         100.0 * (analysis.hair_count - true_count) / true_count
@@ -161,6 +199,7 @@ pub fn score(analysis: &Analysis, truth: &Truth, min_length_um: f64) -> Score {
         width_mae_um,
         width_bias_um,
         vellus_fraction_error: analysis.vellus_fraction - truth.summary.vellus_fraction,
-        follicular_unit_error: analysis.follicular_units as i64 - truth.summary.follicular_units as i64,
+        follicular_unit_error: analysis.follicular_units as i64
+            - truth.summary.follicular_units as i64,
     }
 }

@@ -22,8 +22,8 @@ mod measure;
 mod preprocess;
 mod ridge;
 mod stats;
-mod trace;
 pub mod synth;
+mod trace;
 
 pub use analysis::{analyze, Analysis, Params};
 pub use calibration::Calibration;

@@ -206,7 +206,12 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
     }
     let free = fit_profile(&profile, None);
     let (diameter_px, amplitude, free_sigma_px, fit_residual) = match free {
-        Some(f) => (Some(2.0 * f.radius_px), f.amplitude, Some(f.sigma_px), f.residual),
+        Some(f) => (
+            Some(2.0 * f.radius_px),
+            f.amplitude,
+            Some(f.sigma_px),
+            f.residual,
+        ),
         None => (None, middle_level, None, f64::INFINITY),
     };
     Some(Measured {
@@ -334,7 +339,12 @@ pub(crate) fn fit_profile(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> O
 
 /// Minimises `f` from `start` with the Nelder–Mead simplex (standard coefficients),
 /// at most `max_evals` evaluations.
-fn nelder_mead(mut f: impl FnMut(&[f64]) -> f64, start: &[f64], scale: &[f64], max_evals: usize) -> Vec<f64> {
+fn nelder_mead(
+    mut f: impl FnMut(&[f64]) -> f64,
+    start: &[f64],
+    scale: &[f64],
+    max_evals: usize,
+) -> Vec<f64> {
     let n = start.len();
     let mut simplex: Vec<(Vec<f64>, f64)> = Vec::with_capacity(n + 1);
     simplex.push((start.to_vec(), f(start)));
@@ -411,7 +421,11 @@ mod tests {
         for (r, q) in [(1.2, 0.3), (1.2, 8.0), (3.0, 2.0), (6.0, 20.0)] {
             let p = synthetic_profile(r, 1.1, q, 0.7);
             let fit = fit_profile(&p, Some(1.1)).unwrap();
-            assert!((fit.radius_px - r).abs() < 0.03 * r, "r={r} q={q} got {}", fit.radius_px);
+            assert!(
+                (fit.radius_px - r).abs() < 0.03 * r,
+                "r={r} q={q} got {}",
+                fit.radius_px
+            );
         }
     }
 

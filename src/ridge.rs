@@ -189,53 +189,55 @@ pub(crate) fn detect(absorbance: &Plane, sigmas_px: &[f64]) -> RidgeMap {
             .zip(map.normal.par_chunks_mut(chunk))
             .zip(map.offset.par_chunks_mut(chunk))
             .enumerate()
-            .for_each(|(c, (((((snr, strength), scale), polarity), normal), offset))| {
-                let base = c * chunk;
-                for j in 0..snr.len() {
-                    let i = base + j;
-                    let (a, b, d) = (lxx[i], lxy[i], lyy[i]);
-                    // Eigen-decomposition of [[a, b], [b, d]].
-                    let half_tr = 0.5 * (a + d);
-                    let disc = (0.25 * (a - d) * (a - d) + b * b).sqrt();
-                    let (e_big, e_small) = if half_tr >= 0.0 {
-                        (half_tr + disc, half_tr - disc)
-                    } else {
-                        (half_tr - disc, half_tr + disc)
-                    };
-                    // Eigenvector of e_big.
-                    let (mut nx, mut ny) = if b.abs() > 1e-12 {
-                        (b, e_big - a)
-                    } else if a.abs() >= d.abs() {
-                        (1.0, 0.0)
-                    } else {
-                        (0.0, 1.0)
-                    };
-                    let norm = (nx * nx + ny * ny).sqrt();
-                    if norm < 1e-20 {
-                        continue;
+            .for_each(
+                |(c, (((((snr, strength), scale), polarity), normal), offset))| {
+                    let base = c * chunk;
+                    for j in 0..snr.len() {
+                        let i = base + j;
+                        let (a, b, d) = (lxx[i], lxy[i], lyy[i]);
+                        // Eigen-decomposition of [[a, b], [b, d]].
+                        let half_tr = 0.5 * (a + d);
+                        let disc = (0.25 * (a - d) * (a - d) + b * b).sqrt();
+                        let (e_big, e_small) = if half_tr >= 0.0 {
+                            (half_tr + disc, half_tr - disc)
+                        } else {
+                            (half_tr - disc, half_tr + disc)
+                        };
+                        // Eigenvector of e_big.
+                        let (mut nx, mut ny) = if b.abs() > 1e-12 {
+                            (b, e_big - a)
+                        } else if a.abs() >= d.abs() {
+                            (1.0, 0.0)
+                        } else {
+                            (0.0, 1.0)
+                        };
+                        let norm = (nx * nx + ny * ny).sqrt();
+                        if norm < 1e-20 {
+                            continue;
+                        }
+                        nx /= norm;
+                        ny /= norm;
+                        // Dark line: absorbance maximum, e_big < 0.
+                        let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
+                        let gn = lx[i] * nx + ly[i] * ny;
+                        let s = s2 * (-p * e_big) - s2 * (-p * e_small).max(0.0) - s1 * gn.abs();
+                        if s <= 0.0 {
+                            continue;
+                        }
+                        // Scale and polarity are chosen by strength (the γ-normalised
+                        // response peaks at σ = w/2); the noise only grades it.
+                        if s > strength[j] {
+                            snr[j] = s / noise;
+                            strength[j] = s;
+                            scale[j] = k as u8;
+                            polarity[j] = p as i8;
+                            normal[j] = [nx, ny];
+                            // Steger: t = −(g·n)/(nᵀHn), nᵀHn = e_big.
+                            offset[j] = -gn / e_big;
+                        }
                     }
-                    nx /= norm;
-                    ny /= norm;
-                    // Dark line: absorbance maximum, e_big < 0.
-                    let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
-                    let gn = lx[i] * nx + ly[i] * ny;
-                    let s = s2 * (-p * e_big) - s2 * (-p * e_small).max(0.0) - s1 * gn.abs();
-                    if s <= 0.0 {
-                        continue;
-                    }
-                    // Scale and polarity are chosen by strength (the γ-normalised
-                    // response peaks at σ = w/2); the noise only grades it.
-                    if s > strength[j] {
-                        snr[j] = s / noise;
-                        strength[j] = s;
-                        scale[j] = k as u8;
-                        polarity[j] = p as i8;
-                        normal[j] = [nx, ny];
-                        // Steger: t = −(g·n)/(nᵀHn), nᵀHn = e_big.
-                        offset[j] = -gn / e_big;
-                    }
-                }
-            });
+                },
+            );
     }
     map
 }

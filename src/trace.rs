@@ -112,13 +112,7 @@ pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
 }
 
 /// Walks from `start` along `dir`, returning the pixels visited (without `start`).
-fn walk(
-    map: &RidgeMap,
-    line: &[bool],
-    claimed: &[u32],
-    start: usize,
-    dir: [f64; 2],
-) -> Vec<usize> {
+fn walk(map: &RidgeMap, line: &[bool], claimed: &[u32], start: usize, dir: [f64; 2]) -> Vec<usize> {
     let (w, h) = (map.width as i64, map.height as i64);
     let mut out = Vec::new();
     let mut cur = start;
@@ -286,7 +280,10 @@ pub(crate) fn bridge(strands: Vec<Strand>, gap_factor: f64, max_angle_deg: f64) 
             let facing = angle_between(a.out, [-b.out[0], -b.out[1]]);
             let (ta, tb) = if dist > 1.0 {
                 let u = unit(d);
-                (angle_between(a.out, u), angle_between(b.out, [-u[0], -u[1]]))
+                (
+                    angle_between(a.out, u),
+                    angle_between(b.out, [-u[0], -u[1]]),
+                )
             } else {
                 (0.0, 0.0)
             };
@@ -448,16 +445,37 @@ mod pipeline_tests {
 
     #[test]
     fn an_oblique_bar_is_one_strand() {
-        for (angle, w) in [(0.0, 3.0), (20.0, 3.0), (37.0, 8.0), (63.0, 5.0), (90.0, 12.0)] {
+        for (angle, w) in [
+            (0.0, 3.0),
+            (20.0, 3.0),
+            (37.0, 8.0),
+            (63.0, 5.0),
+            (90.0, 12.0),
+        ] {
             let mut p = oblique_bar(96, angle, w);
             // Deterministic mild texture so the noise level is defined.
             for (i, v) in p.data.iter_mut().enumerate() {
                 *v += 0.01 * (((i * 7919) % 101) as f32 / 101.0 - 0.5);
             }
             let map = detect(&p, &scale_ladder(1.0, 16.0));
-            let strands = trace(&map, TraceParams { snr_high: 8.0, snr_low: 3.0 });
-            let long: Vec<usize> = strands.iter().map(|s| s.points.len()).filter(|&n| n > 10).collect();
-            assert_eq!(long.len(), 1, "angle {angle} w {w}: {:?}", strands.iter().map(|s| s.points.len()).collect::<Vec<_>>());
+            let strands = trace(
+                &map,
+                TraceParams {
+                    snr_high: 8.0,
+                    snr_low: 3.0,
+                },
+            );
+            let long: Vec<usize> = strands
+                .iter()
+                .map(|s| s.points.len())
+                .filter(|&n| n > 10)
+                .collect();
+            assert_eq!(
+                long.len(),
+                1,
+                "angle {angle} w {w}: {:?}",
+                strands.iter().map(|s| s.points.len()).collect::<Vec<_>>()
+            );
             assert!(long[0] > 80, "angle {angle} w {w}: {long:?}");
         }
     }

@@ -4,7 +4,9 @@
 
 use ab_glyph::FontRef;
 use image::{DynamicImage, Rgb, RgbImage};
-use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_circle_mut, draw_line_segment_mut, draw_text_mut};
+use imageproc::drawing::{
+    draw_filled_rect_mut, draw_hollow_circle_mut, draw_line_segment_mut, draw_text_mut,
+};
 use imageproc::rect::Rect;
 use trichometry::{Analysis, ThicknessClass};
 
@@ -76,7 +78,10 @@ pub fn draw(image: &DynamicImage, analysis: &Analysis) -> RgbImage {
             VELLUS,
         ),
         (
-            format!("intermediate {:.0}%", 100.0 * analysis.intermediate_fraction),
+            format!(
+                "intermediate {:.0}%",
+                100.0 * analysis.intermediate_fraction
+            ),
             INTERMEDIATE,
         ),
         (
@@ -88,13 +93,17 @@ pub fn draw(image: &DynamicImage, analysis: &Analysis) -> RgbImage {
     let box_w = (scale * 0.62 * 46.0) as u32;
     let box_h = (line_h * lines.len() as i32 + 8) as u32;
     let (w, h) = (box_w.min(out.width()), box_h.min(out.height()));
-    draw_filled_rect_mut(
-        &mut out,
-        Rect::at(0, 0).of_size(w, h),
-        Rgb([0, 0, 0]),
-    );
+    draw_filled_rect_mut(&mut out, Rect::at(0, 0).of_size(w, h), Rgb([0, 0, 0]));
     for (k, (text, colour)) in lines.iter().enumerate() {
-        draw_text_mut(&mut out, *colour, 4, 4 + k as i32 * line_h, scale, &font, text);
+        draw_text_mut(
+            &mut out,
+            *colour,
+            4,
+            4 + k as i32 * line_h,
+            scale,
+            &font,
+            text,
+        );
     }
     out
 }
