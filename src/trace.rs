@@ -23,8 +23,21 @@
 use crate::ridge::RidgeMap;
 
 /// Largest change of direction allowed between two linked line points (degrees).
-/// Hair shafts bend gently: at ≥ 1 px steps a 40° kink is not a hair.
-pub(crate) const MAX_STEP_TURN_DEG: f64 = 40.0;
+/// Hair shafts bend gently: at ≥ 1 px steps a 30° kink is not a hair, and a lower
+/// limit keeps a walk from turning into a neighbour of the same follicular unit.
+pub(crate) const MAX_STEP_TURN_DEG: f64 = 30.0;
+
+/// The 8-neighbourhood, counter-clockwise from +x with y down (45° apart).
+const RING: [(i64, i64); 8] = [
+    (1, 0),
+    (1, 1),
+    (0, 1),
+    (-1, 1),
+    (-1, 0),
+    (-1, -1),
+    (0, -1),
+    (1, -1),
+];
 
 /// One point of a traced strand.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,13 +86,16 @@ fn unit(v: [f64; 2]) -> [f64; 2] {
 pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
     let (w, h) = (map.width, map.height);
     let n = w * h;
+    // Linking follows every line point; only seeds must also be the maximum across
+    // the line (so a weak lobe beside a shaft never starts a strand). Requiring the
+    // maximum along the walk too broke shafts wherever noise shifted it by a pixel.
     let line: Vec<bool> = (0..n)
-        .map(|i| map.is_line_point(i, params.snr_low) && map.is_max_across(i))
+        .map(|i| map.is_line_point(i, params.snr_low))
         .collect();
     // 0 = free; otherwise 1 + strand index that claimed it.
     let mut claimed: Vec<u32> = vec![0; n];
     let mut seeds: Vec<usize> = (0..n)
-        .filter(|&i| line[i] && map.snr[i] >= params.snr_high)
+        .filter(|&i| line[i] && map.snr[i] >= params.snr_high && map.is_max_across(i))
         .collect();
     seeds.sort_by(|&a, &b| map.snr[b].total_cmp(&map.snr[a]).then(a.cmp(&b)));
 
@@ -126,41 +142,48 @@ fn walk(map: &RidgeMap, line: &[bool], claimed: &[u32], start: usize, dir: [f64;
         let ang = dir[1].atan2(dir[0]);
         let octant = (ang / std::f64::consts::FRAC_PI_4).round() as i64;
         let mut best: Option<(f64, usize, [f64; 2])> = None;
+        // The three neighbours ahead; then, to step over a one-pixel gap, the
+        // pixels two steps ahead.
+        let mut candidates: Vec<(i64, i64)> = Vec::with_capacity(8);
         for d in [-1i64, 0, 1] {
             let o = (octant + d).rem_euclid(8);
-            let (dx, dy) = [
-                (1, 0),
-                (1, 1),
-                (0, 1),
-                (-1, 1),
-                (-1, 0),
-                (-1, -1),
-                (0, -1),
-                (1, -1),
-            ][o as usize];
-            let (qx, qy) = (cx + dx, cy + dy);
-            if qx < 0 || qy < 0 || qx >= w || qy >= h {
-                continue;
+            candidates.push(RING[o as usize]);
+        }
+        let ahead = RING[octant.rem_euclid(8) as usize];
+        let side = RING[(octant + 2).rem_euclid(8) as usize];
+        let second_ring: Vec<(i64, i64)> = [-1i64, 0, 1]
+            .iter()
+            .map(|&k| (2 * ahead.0 + k * side.0, 2 * ahead.1 + k * side.1))
+            .collect();
+        for (pass, ring) in [candidates, second_ring].into_iter().enumerate() {
+            if pass == 1 && best.is_some() {
+                break;
             }
-            let q = (qy * w + qx) as usize;
-            if !line[q] || map.polarity[q] != polarity || visited_local.contains(&q) {
-                continue;
-            }
-            let [nx, ny] = map.normal[q];
-            let mut t = [-f64::from(ny), f64::from(nx)];
-            if t[0] * dir[0] + t[1] * dir[1] < 0.0 {
-                t = [-t[0], -t[1]];
-            }
-            let turn = angle_between(dir, t);
-            if turn > MAX_STEP_TURN_DEG {
-                continue;
-            }
-            let pc = map.center(cur);
-            let qc = map.center(q);
-            let dist = ((qc[0] - pc[0]).powi(2) + (qc[1] - pc[1]).powi(2)).sqrt();
-            let cost = dist + turn.to_radians();
-            if best.is_none_or(|(c, _, _)| cost < c) {
-                best = Some((cost, q, t));
+            for (dx, dy) in ring {
+                let (qx, qy) = (cx + dx, cy + dy);
+                if qx < 0 || qy < 0 || qx >= w || qy >= h {
+                    continue;
+                }
+                let q = (qy * w + qx) as usize;
+                if !line[q] || map.polarity[q] != polarity || visited_local.contains(&q) {
+                    continue;
+                }
+                let [nx, ny] = map.normal[q];
+                let mut t = [-f64::from(ny), f64::from(nx)];
+                if t[0] * dir[0] + t[1] * dir[1] < 0.0 {
+                    t = [-t[0], -t[1]];
+                }
+                let turn = angle_between(dir, t);
+                if turn > MAX_STEP_TURN_DEG {
+                    continue;
+                }
+                let pc = map.center(cur);
+                let qc = map.center(q);
+                let dist = ((qc[0] - pc[0]).powi(2) + (qc[1] - pc[1]).powi(2)).sqrt();
+                let cost = dist + turn.to_radians();
+                if best.is_none_or(|(c, _, _)| cost < c) {
+                    best = Some((cost, q, t));
+                }
             }
         }
         let Some((_, next, t)) = best else { break };
@@ -468,7 +491,7 @@ mod pipeline_tests {
             let long: Vec<usize> = strands
                 .iter()
                 .map(|s| s.points.len())
-                .filter(|&n| n > 10)
+                .filter(|&n| n > 20)
                 .collect();
             assert_eq!(
                 long.len(),

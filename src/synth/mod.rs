@@ -96,14 +96,14 @@ impl Synthetic {
     }
 }
 
-/// Writes `value` as pretty JSON to `path`.
+/// Writes `value` as compact JSON to `path` (fixtures stay small).
 pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let file = File::create(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let mut w = BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut w, value).map_err(|source| Error::Json {
+    serde_json::to_writer(&mut w, value).map_err(|source| Error::Json {
         path: path.to_path_buf(),
         source,
     })?;
