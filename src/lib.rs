@@ -2,7 +2,17 @@
 //!
 //! # Pipeline
 //!
-//! (filled in as the stages land)
+//! [`analyze`] takes a decoded photo, a [`Calibration`] and [`Params`] to an [`Analysis`]:
+//!
+//! 1. `preprocess`: undo sRGB; absorbance channel `−ln(mean RGB)`.
+//! 2. `ridge`: multi-scale Hessian line detection, both polarities, Steger sub-pixel centres.
+//! 3. `trace`: hysteresis linking; strand ends across a crossing joined by continuity.
+//! 4. `measure`: blurred-cylinder fit of the median cross-section → shaft width in µm.
+//! 5. [`analysis`]: border-unbiased count weights, density with its 95% interval,
+//!    classes, follicular units.
+//!
+//! [`synth`] renders photos with exact ground truth and [`eval`] scores an
+//! [`Analysis`] against it.
 //!
 //! # Conventions
 //!
