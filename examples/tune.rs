@@ -4,7 +4,8 @@ use trichometry::{analyze, eval::score, Calibration, Params};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let scenario = Scenario::from_name(&args[0])?;
+    let name = args.first().ok_or("usage: tune SCENARIO SEED...")?;
+    let scenario = Scenario::from_name(name)?;
     let params = Params::default();
     for seed in args[1..].iter().map(|s| s.parse::<u64>()) {
         let seed = seed?;

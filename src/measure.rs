@@ -106,9 +106,9 @@ fn arc_length(points: &[[f64; 2]]) -> f64 {
         .sum()
 }
 
-/// Occlusion of `plane` at `d` along normal `nrm` from `p`, against a skin level
-/// interpolated linearly between the two flank means `left` (at −reach) and `right`.
-fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -> f64 {
+/// Mean of `plane` over the two flank bands (from `reach − FLANK_PX` to `reach`) on
+/// either side of `p` along normal `nrm`: the skin reference `[left, right]`.
+fn skin_flanks(plane: &Plane, p: [f64; 2], nrm: [f64; 2], reach: f64) -> [f64; 2] {
     let flank = |sign: f64| -> f64 {
         let mut s = 0.0;
         let mut k = 0.0;
@@ -121,7 +121,20 @@ fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -
         }
         s / k
     };
-    let (left, right) = (flank(-1.0), flank(1.0));
+    [flank(-1.0), flank(1.0)]
+}
+
+/// Occlusion of `plane` at `d` along normal `nrm` from `p`, against a skin level
+/// interpolated linearly between the flank means `flanks` (see [`skin_flanks`]).
+fn occlusion_with(
+    plane: &Plane,
+    p: [f64; 2],
+    nrm: [f64; 2],
+    d: f64,
+    reach: f64,
+    flanks: [f64; 2],
+) -> f64 {
+    let [left, right] = flanks;
     let mid = reach - FLANK_PX / 2.0;
     let t = ((d + mid) / (2.0 * mid)).clamp(0.0, 1.0);
     let skin = left + t * (right - left);
@@ -129,6 +142,11 @@ fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -
         return 0.0;
     }
     1.0 - f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1])) / skin
+}
+
+/// Occlusion of `plane` at `d` along `nrm` from `p`, measuring the flanks afresh.
+fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -> f64 {
+    occlusion_with(plane, p, nrm, d, reach, skin_flanks(plane, p, nrm, reach))
 }
 
 /// Measures one traced strand.
@@ -193,6 +211,10 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
 
     // Median occlusion profile over the middle of the shaft.
     let mut profile: Vec<(f64, f64)> = Vec::with_capacity(offsets.len());
+    // The skin reference of each cross-section is measured once, not once per offset.
+    let flanks: Vec<[f64; 2]> = (first..=last)
+        .map(|i| skin_flanks(&prep.mean, centerline[i], normals[i], reach))
+        .collect();
     let mut column: Vec<f64> = Vec::with_capacity(last - first + 1);
     for &d in &offsets {
         if d.abs() > reach - FLANK_PX {
@@ -200,7 +222,9 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         }
         column.clear();
         column.extend(
-            (first..=last).map(|i| occlusion_at(&prep.mean, centerline[i], normals[i], d, reach)),
+            (first..=last)
+                .zip(&flanks)
+                .map(|(i, &f)| occlusion_with(&prep.mean, centerline[i], normals[i], d, reach, f)),
         );
         profile.push((d, median(&mut column)?));
     }
