@@ -100,14 +100,28 @@ pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
     seeds.sort_by(|&a, &b| map.snr[b].total_cmp(&map.snr[a]).then(a.cmp(&b)));
 
     let mut strands: Vec<Strand> = Vec::new();
+    let mut visited: Vec<u32> = vec![0; n];
+    let mut stamp: u32 = 0;
     for seed in seeds {
         if claimed[seed] != 0 {
             continue;
         }
         let [nx, ny] = map.normal[seed];
         let tangent = [-f64::from(ny), f64::from(nx)];
-        let forward = walk(map, &line, &claimed, seed, tangent);
-        let backward = walk(map, &line, &claimed, seed, [-tangent[0], -tangent[1]]);
+        // Both walks of one seed share a visit stamp, so a closed curve (a vessel
+        // loop, a ring of flake edge) is walked around once, never forever.
+        stamp += 1;
+        visited[seed] = stamp;
+        let forward = walk(map, &line, &claimed, &mut visited, stamp, seed, tangent);
+        let backward = walk(
+            map,
+            &line,
+            &claimed,
+            &mut visited,
+            stamp,
+            seed,
+            [-tangent[0], -tangent[1]],
+        );
         let mut pixels: Vec<usize> = backward.into_iter().rev().collect();
         pixels.push(seed);
         pixels.extend(forward);
@@ -128,13 +142,22 @@ pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
 }
 
 /// Walks from `start` along `dir`, returning the pixels visited (without `start`).
-fn walk(map: &RidgeMap, line: &[bool], claimed: &[u32], start: usize, dir: [f64; 2]) -> Vec<usize> {
+/// Pixels already in this seed's strand carry `stamp` in `visited` and are not
+/// entered again.
+fn walk(
+    map: &RidgeMap,
+    line: &[bool],
+    claimed: &[u32],
+    visited: &mut [u32],
+    stamp: u32,
+    start: usize,
+    dir: [f64; 2],
+) -> Vec<usize> {
     let (w, h) = (map.width as i64, map.height as i64);
     let mut out = Vec::new();
     let mut cur = start;
     let mut dir = dir;
     let polarity = map.polarity[start];
-    let mut visited_local: Vec<usize> = vec![start];
     loop {
         let cx = (cur % map.width) as i64;
         let cy = (cur / map.width) as i64;
@@ -165,7 +188,7 @@ fn walk(map: &RidgeMap, line: &[bool], claimed: &[u32], start: usize, dir: [f64;
                     continue;
                 }
                 let q = (qy * w + qx) as usize;
-                if !line[q] || map.polarity[q] != polarity || visited_local.contains(&q) {
+                if !line[q] || map.polarity[q] != polarity || visited[q] == stamp {
                     continue;
                 }
                 let [nx, ny] = map.normal[q];
@@ -191,10 +214,7 @@ fn walk(map: &RidgeMap, line: &[bool], claimed: &[u32], start: usize, dir: [f64;
             break;
         }
         out.push(next);
-        visited_local.push(next);
-        if visited_local.len() > 8 {
-            visited_local.remove(0);
-        }
+        visited[next] = stamp;
         dir = t;
         cur = next;
     }
@@ -501,5 +521,33 @@ mod pipeline_tests {
             );
             assert!(long[0] > 80, "angle {angle} w {w}: {long:?}");
         }
+    }
+
+    #[test]
+    fn a_closed_ring_is_walked_once() {
+        // A dark ring (a vessel loop): the walk must come back to its start and stop,
+        // not circle forever.
+        let size = 80;
+        let mut p = Plane::new(size, size);
+        for y in 0..size {
+            for x in 0..size {
+                let r = ((x as f64 + 0.5 - 40.0).powi(2) + (y as f64 + 0.5 - 40.0).powi(2)).sqrt();
+                p.data[y * size + x] = (1.0 - ((r - 25.0) / 1.5).powi(2)).max(0.0) as f32;
+                p.data[y * size + x] +=
+                    0.01 * (((x * 7919 + y * 104729) % 101) as f32 / 101.0 - 0.5);
+            }
+        }
+        let map = detect(&p, &scale_ladder(1.0, 8.0));
+        let strands = trace(
+            &map,
+            TraceParams {
+                snr_high: 8.0,
+                snr_low: 3.0,
+            },
+        );
+        let points: usize = strands.iter().map(|s| s.points.len()).sum();
+        // The ring is 2π·25 ≈ 157 px round; one pass, not many.
+        assert!(points > 100, "{points}");
+        assert!(points < 2 * 157, "{points}");
     }
 }
