@@ -44,7 +44,10 @@
 //!   skipped, and the others are appended as a new sorted run. Finishing merges
 //!   the runs by key, so a resumed batch ends byte-identical to an uninterrupted
 //!   one, with each photo exactly once. Resuming a folder with no results starts
-//!   afresh, so job scripts can always pass it.
+//!   afresh, so job scripts can always pass it. With
+//!   [`BatchConfig::retry_errors`], the error rows of the plan's photos are first
+//!   removed (the part file is rewritten through a temporary file and a rename)
+//!   so that those photos are scored again.
 //! * **Shards.** [`Shard`] `I/N` keeps the photos at positions `p` of the sorted,
 //!   de-duplicated input list with `p mod N = I`. Every shard records the length
 //!   and an FNV-1a 64 digest of the whole list in `batch.json`; [`merge`] refuses
@@ -118,6 +121,9 @@ pub struct BatchConfig {
     pub params: Params,
     /// Continue the results in the output folder instead of refusing to touch them.
     pub resume: bool,
+    /// When resuming, score again the photos of the plan whose rows are errors
+    /// (their old rows are removed first).
+    pub retry_errors: bool,
     /// Largest allocation a photo's decoder may make (bytes).
     pub max_decode_bytes: u64,
     /// Largest width or height of a photo (px), checked before decoding pixels.
@@ -130,6 +136,7 @@ impl Default for BatchConfig {
             um_per_px: None,
             params: Params::default(),
             resume: false,
+            retry_errors: false,
             max_decode_bytes: DEFAULT_MAX_DECODE_BYTES,
             max_side_px: DEFAULT_MAX_SIDE_PX,
         }
@@ -278,7 +285,7 @@ pub fn run<O: Observer>(
     };
     let part = out_dir.join(RESULTS_PART);
     let (done, dropped_line) = if config.resume {
-        prepare_resume(out_dir, &info)?
+        prepare_resume(out_dir, &info, config.retry_errors.then_some(plan))?
     } else {
         store::ensure_empty(out_dir)?;
         (HashSet::new(), None)
@@ -332,8 +339,13 @@ pub fn run<O: Observer>(
 }
 
 /// Gets `out_dir` ready to continue: returns the keys already scored and the
-/// line dropped from a crashed run.
-fn prepare_resume(out_dir: &Path, info: &BatchInfo) -> Result<(HashSet<String>, Option<u64>)> {
+/// line dropped from a crashed run. With `retry` (the plan), the error rows of
+/// the plan's photos are removed first.
+fn prepare_resume(
+    out_dir: &Path,
+    info: &BatchInfo,
+    retry: Option<&Plan>,
+) -> Result<(HashSet<String>, Option<u64>)> {
     let part = out_dir.join(RESULTS_PART);
     let finished = out_dir.join(RESULTS_JSONL);
     if let Some(old) = store::read_info(out_dir)? {
@@ -376,9 +388,21 @@ fn prepare_resume(out_dir: &Path, info: &BatchInfo) -> Result<(HashSet<String>, 
     if csv.exists() {
         std::fs::remove_file(&csv).map_err(io_err(&csv))?;
     }
-    let scan = store::scan(&part, true, true)?;
+    let mut scan = store::scan(&part, true, true)?;
     if scan.dropped_line.is_some() {
         store::truncate(&part, scan.valid_len)?;
+    }
+    if let Some(plan) = retry {
+        let redo: HashSet<String> = plan
+            .inputs
+            .iter()
+            .map(Input::key)
+            .filter(|k| scan.error_keys.contains(k))
+            .collect();
+        if !redo.is_empty() {
+            store::remove_rows(&part, &redo)?;
+            scan.keys.retain(|k| !redo.contains(k));
+        }
     }
     Ok((scan.keys, scan.dropped_line))
 }
@@ -397,7 +421,7 @@ fn score<O: Observer>(input: &Input, config: &BatchConfig, observer: &O) -> Row 
                 .to_string(),
         );
     };
-    let failed = |e: &Error| Row::error(input, Some(um), row::error_chain(e));
+    let failed = |e: &Error| Row::error(input, Some(um), row::photo_error(e, &input.path));
     let calibration = match Calibration::new(um) {
         Ok(c) => c,
         Err(e) => return failed(&e),

@@ -68,11 +68,26 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
+        // Some errors (image's) repeat their source in their own message.
+        let text = s.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         source = s.source();
     }
     message
+}
+
+/// The message of an error row: `err`'s chain, without the photo's path in front
+/// (the row already names it).
+pub(crate) fn photo_error(err: &dyn std::error::Error, photo: &std::path::Path) -> String {
+    let message = error_chain(err);
+    let prefix = format!("{}: ", photo.display());
+    match message.strip_prefix(&prefix) {
+        Some(rest) => rest.to_string(),
+        None => message,
+    }
 }
 
 /// Columns of `results.csv`, in order. The manifest's metadata columns (sorted by

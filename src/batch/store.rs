@@ -120,6 +120,8 @@ pub(crate) struct Scan {
     pub(crate) metadata: BTreeSet<String>,
     /// The rows' keys, when asked for.
     pub(crate) keys: HashSet<String>,
+    /// The keys of error rows, when keys are asked for.
+    pub(crate) error_keys: HashSet<String>,
     /// A last line that was cut off or unreadable, and dropped (its line number).
     pub(crate) dropped_line: Option<u64>,
 }
@@ -182,11 +184,16 @@ pub(crate) fn scan(path: &Path, tolerate_tail: bool, collect_keys: bool) -> Resu
                 first_line: line_no,
             }),
         }
-        if collect_keys && !scan.keys.insert(head.path.clone()) {
-            return Err(corrupt(
-                line_no,
-                format!("photo `{}` has two rows", head.path),
-            ));
+        if collect_keys {
+            if !scan.keys.insert(head.path.clone()) {
+                return Err(corrupt(
+                    line_no,
+                    format!("photo `{}` has two rows", head.path),
+                ));
+            }
+            if head.status == Status::Error {
+                scan.error_keys.insert(head.path.clone());
+            }
         }
         scan.metadata.extend(head.metadata.into_keys());
         previous = Some(head.path);
@@ -205,6 +212,39 @@ pub(crate) fn truncate(path: &Path, len: u64) -> Result<()> {
         .map_err(io_err(path))?;
     f.set_len(len).map_err(io_err(path))?;
     f.sync_all().map_err(io_err(path))
+}
+
+/// Rewrites the rows file `path` without the rows of `keys`, through a temporary
+/// file renamed over it.
+pub(crate) fn remove_rows(path: &Path, keys: &HashSet<String>) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut writer = BufWriter::new(File::create(&tmp).map_err(io_err(&tmp))?);
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(io_err(path))? == 0 {
+            break;
+        }
+        line_no += 1;
+        let head: LineHead = serde_json::from_slice(&line).map_err(|e| Error::CorruptResults {
+            path: path.to_path_buf(),
+            line: line_no,
+            message: format!("not a result row (did the file change?): {e}"),
+        })?;
+        if !keys.contains(&head.path) {
+            writer.write_all(&line).map_err(io_err(&tmp))?;
+        }
+    }
+    let file = writer
+        .into_inner()
+        .map_err(|e| io_err(&tmp)(e.into_error()))?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
 /// A run being read during a merge.
