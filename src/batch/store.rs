@@ -249,6 +249,8 @@ pub(crate) fn remove_rows(path: &Path, keys: &HashSet<String>) -> Result<()> {
 
 /// A run being read during a merge.
 struct Cursor {
+    /// Which of the merged files this run is in.
+    source: usize,
     /// The file, for messages.
     file: PathBuf,
     reader: BufReader<Take<File>>,
@@ -257,10 +259,11 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn open(file: &Path, run: &Run) -> Result<Cursor> {
+    fn open(source: usize, file: &Path, run: &Run) -> Result<Cursor> {
         let mut f = File::open(file).map_err(io_err(file))?;
         f.seek(SeekFrom::Start(run.start)).map_err(io_err(file))?;
         let mut cursor = Cursor {
+            source,
             file: file.to_path_buf(),
             reader: BufReader::with_capacity(1 << 16, f.take(run.end - run.start)),
             line_no: run.first_line - 1,
@@ -317,9 +320,9 @@ fn merge_into(
         .collect();
     let expected_rows: u64 = sources.iter().map(|(_, s)| s.rows).sum();
     let mut cursors = Vec::new();
-    for (file, scan) in sources {
+    for (source, (file, scan)) in sources.iter().enumerate() {
         for run in &scan.runs {
-            cursors.push(Cursor::open(file, run)?);
+            cursors.push(Cursor::open(source, file, run)?);
         }
     }
     let jsonl_tmp = dir.join(JSONL_TMP);
@@ -344,7 +347,7 @@ fn merge_into(
                 Some(b) if key > b => {}
                 Some(b) if key == b => {
                     let first = &cursors[best.unwrap_or(i)];
-                    let message = if first.file == c.file {
+                    let message = if first.source == c.source {
                         format!(
                             "photo `{key}` has two rows in {} (lines {} and {})",
                             c.file.display(),
