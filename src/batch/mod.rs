@@ -41,7 +41,8 @@
 //!   the part file) are read; a cut-off or unreadable *last* line, as a crash
 //!   leaves it, is dropped and the file truncated before it; any other bad line
 //!   is an error ([`Error::CorruptResults`]). Photos with a row (ok or error) are
-//!   skipped, and the others are appended as a new sorted run. Finishing merges
+//!   skipped, and the others are appended as a new sorted run; rows of photos no
+//!   longer among the inputs are kept. Finishing merges
 //!   the runs by key, so a resumed batch ends byte-identical to an uninterrupted
 //!   one, with each photo exactly once. Resuming a folder with no results starts
 //!   afresh, so job scripts can always pass it. With

@@ -98,7 +98,7 @@ pub fn run(args: BatchArgs) -> Result<Outcome, Error> {
     };
     let plan = batch::plan(inputs, args.shard.unwrap_or_default());
     let mut progress = Progress::new(&args);
-    let summary = match args.threads {
+    let result = match args.threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.get())
             .build()
@@ -109,8 +109,9 @@ pub fn run(args: BatchArgs) -> Result<Outcome, Error> {
             })?
             .install(|| batch::run(&plan, &args.out, &config, &mut progress)),
         None => batch::run(&plan, &args.out, &config, &mut progress),
-    }?;
+    };
     progress.bar.finish_and_clear();
+    let summary = result?;
     if !args.quiet {
         eprintln!(
             "{} photos: {} ok, {} failed ({} scored now, {} from an earlier run) → {}",
