@@ -86,6 +86,68 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Reading or writing a CSV file (a batch manifest or `results.csv`) failed.
+    #[error("{}: CSV error", path.display())]
+    Csv {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error (it carries the line and byte position).
+        #[source]
+        source: csv::Error,
+    },
+    /// A batch manifest that cannot be used as a whole (missing `path` column, a
+    /// photo listed twice, a column named like a result column).
+    #[error("{}, line {line}: {message}", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// 1-based line of the offending record (1 is the header).
+        line: u64,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A `--shard` specification that is not `I/N` with `0 ≤ I < N`.
+    #[error("shard `{spec}` is invalid: expected I/N with 0 ≤ I < N, e.g. 3/16")]
+    InvalidShard {
+        /// The specification given.
+        spec: String,
+    },
+    /// A batch output folder that already holds results, without `resume`.
+    #[error(
+        "{}: already holds batch results; resume them, or choose another output folder",
+        path.display()
+    )]
+    ResultsExist {
+        /// The file found.
+        path: PathBuf,
+    },
+    /// A batch folder that cannot be resumed with the inputs given: it holds
+    /// another shard, or a shard of another input list.
+    #[error("{}: cannot resume: {message}", path.display())]
+    ResumeMismatch {
+        /// The folder's `batch.json`.
+        path: PathBuf,
+        /// What differs.
+        message: String,
+    },
+    /// A batch results file that cannot be trusted: a line that is not a result row
+    /// (other than a cut-off last line), rows out of order or listed twice.
+    #[error("{}, line {line}: {message}", path.display())]
+    CorruptResults {
+        /// The results file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Batch outputs that cannot be merged: a photo in two of them, shards of
+    /// different input lists, a shard missing or unfinished.
+    #[error("cannot merge: {message}")]
+    Merge {
+        /// What is wrong, naming the folders concerned.
+        message: String,
+    },
 }
 
 /// Shorthand for results of this crate.

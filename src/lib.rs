@@ -11,6 +11,9 @@
 //! 5. [`analysis`]: border-unbiased count weights, density with its 95% interval,
 //!    classes, follicular units.
 //!
+//! [`batch`] scores many photos into `results.jsonl` / `results.csv` (in parallel,
+//! resumable, shardable over a cluster).
+//!
 //! [`synth`] renders photos with exact ground truth and [`eval`] scores an
 //! [`Analysis`] against it.
 //!
@@ -23,6 +26,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod analysis;
+pub mod batch;
 pub mod calibration;
 pub mod classes;
 pub mod error;
