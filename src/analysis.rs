@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::Calibration;
 use crate::classes::{ClassLimits, ThicknessClass};
 use crate::error::{Error, Result};
+use crate::filter::Plane;
 use crate::measure::{measure, Measured};
-use crate::preprocess::prepare;
+use crate::preprocess::{prepare, Background};
 use crate::ridge::{detect, scale_ladder};
 use crate::stats::{median, poisson_ci95};
 use crate::trace::{bridge, trace, TraceParams};
@@ -157,8 +158,8 @@ pub struct StrandResult {
     pub polarity: Polarity,
     /// The end taken as the emergence from the skin (px), when one could be told.
     pub emergence: Option<[f64; 2]>,
-    /// Share of this strand in the hair count: 1 (both ends in the field), ½ (cut by
-    /// the border once), 0 (crosses the whole field). See the crate docs.
+    /// Share of this strand in the hair count: 1 when it emerges in the field (or
+    /// both its ends lie in it), 0 otherwise. See [`analyze`] for the rule.
     pub count_weight: f64,
 }
 
@@ -247,13 +248,21 @@ pub struct Analysis {
 /// Analyses one trichoscopy photo.
 ///
 /// # Counting convention
-/// A hair belongs to the field when its emergence point does. Each strand's
-/// `count_weight` is 1 when both its ends lie inside the field, ½ when one end is cut
-/// by the image border, and 0 when both are. In a field where hairs are placed
-/// independently of the frame, a hair emerging inside and leaving the frame is as
-/// likely as one entering from outside and ending inside (both have one end inside:
-/// E[#emergence inside] = E[#tips inside]), so the ½ weights make the count
-/// unbiased without having to tell which end emerged.
+/// A hair belongs to the field when its emergence point does (emergence-end
+/// detection). Each end of a strand is classified:
+/// * **border**: within the border margin, the strand leaves the field;
+/// * **fade**: the centre contrast falls from 80 % to 30 % over at least
+///   [`FADE_MIN_UM`] (and more than the optical blur can spread a cut tip): the
+///   shaft enters the skin;
+/// * **unresolved**: the contrast never falls, the end runs into something as dark
+///   as the shaft (an opening shared with other shafts);
+/// * **crisp**: full contrast up to the end: a clipped tip, unless the skin around
+///   it is darker than [`OPENING_SURROUND_MAX`] of the skin level (an opening).
+///
+/// A strand's `count_weight` is 1 when one of its ends is an emergence (fade,
+/// unresolved, or crisp in a dark opening) or when both ends lie inside the field,
+/// and 0 otherwise: a strand cut by the border whose inside end is a crisp tip
+/// emerged outside the field, and one crossing the whole field has no end in it.
 ///
 /// # Units
 /// Widths and lengths in µm, areas in cm², densities in hairs/cm².
@@ -285,6 +294,10 @@ pub fn analyze(
     }
     let um = calibration.um_per_px();
     let prep = prepare(image, params.assume_srgb);
+    let background = Background::new(
+        &prep.mean,
+        (BACKGROUND_BLOCK_UM / um).round().max(16.0) as usize,
+    );
     let sigmas = scale_ladder(params.min_width_um / um, params.max_width_um / um);
     let ridge = detect(&prep.absorbance, &sigmas);
     let strands = trace(
@@ -344,25 +357,103 @@ pub fn analyze(
         if polarity > 0 && g > 0.0 && r < params.vessel_red_green_ratio * g {
             continue;
         }
+        let mid = m.centerline[m.centerline.len() / 2];
+        // A light strand must be brighter than the skin, not only than its flanks:
+        // the skin showing between two dark shafts is a light line between dark ones.
+        if polarity < 0 && m.flank_level < LIGHT_FLANK_MIN * background.at(mid[0], mid[1]) {
+            continue;
+        }
+        // Hair shafts bend gently; a strand that curls back on itself (the rim of a
+        // yellow dot or a flake, a vessel loop) is not one.
+        let chord = {
+            let (a, b) = (m.centerline[0], m.centerline[m.centerline.len() - 1]);
+            (a[0] - b[0]).hypot(a[1] - b[1])
+        };
+        if chord < MIN_STRAIGHTNESS * m.length_px {
+            continue;
+        }
         let margin = margin_of(&m);
         let head = m.centerline[0];
         let tail = m.centerline[m.centerline.len() - 1];
         let (hin, tin) = (inside(head, margin), inside(tail, margin));
-        let count_weight = match (hin, tin) {
-            (true, true) => 1.0,
-            (false, false) => 0.0,
-            _ => 0.5,
-        };
-        // Emergence: the end that fades into the skin.
-        let emergence = match (hin, tin) {
-            (true, true) => Some(if m.end_ratio[0] <= m.end_ratio[1] {
-                head
+        // Each end: at the border, a crisp tip, a fade into the skin (emergence), or
+        // unresolved (it runs into something as dark as the shaft).
+        let fade_min_px = (FADE_MIN_UM / um).max(3.0 * blur_px.unwrap_or(0.0) + 2.5);
+        let kind = |inside_: bool, t: f64| {
+            if !inside_ {
+                EndKind::Border
+            } else if t.is_infinite() {
+                EndKind::Unresolved
+            } else if t >= fade_min_px {
+                EndKind::Fade
             } else {
-                tail
-            }),
-            (true, false) if m.end_ratio[0] < 0.75 => Some(head),
-            (false, true) if m.end_ratio[1] < 0.75 => Some(tail),
-            _ => None,
+                EndKind::Crisp
+            }
+        };
+        let surround = {
+            let n = m.centerline.len();
+            let k = 4.min(n - 1);
+            let inward = |a: [f64; 2], b: [f64; 2]| {
+                let v = [b[0] - a[0], b[1] - a[1]];
+                let l = v[0].hypot(v[1]).max(1e-9);
+                [v[0] / l, v[1] / l]
+            };
+            let r = 0.5 * d_px + (25.0 / um).max(2.0);
+            [
+                end_surround(
+                    &prep.mean,
+                    &background,
+                    head,
+                    inward(head, m.centerline[k]),
+                    r,
+                ),
+                end_surround(
+                    &prep.mean,
+                    &background,
+                    tail,
+                    inward(tail, m.centerline[n - 1 - k]),
+                    r,
+                ),
+            ]
+        };
+        let ends = [
+            kind(hin, m.end_transition_px[0]),
+            kind(tin, m.end_transition_px[1]),
+        ];
+        // The count: a hair belongs to the field where it emerges. A strand counts
+        // when an end inside the field looks like an emergence: it fades into the
+        // skin, or runs into the dark of an opening shared with other shafts
+        // (unresolved, or dark skin around it). A strand with both ends inside
+        // the field counts even when neither end could be told (an opaque shaft
+        // can enter the skin without a visible fade). A strand cut by the border
+        // whose inside end is a crisp tip emerged outside: it does not count.
+        let emergence_like = |k: EndKind, sur: f64| match k {
+            EndKind::Fade | EndKind::Unresolved => true,
+            EndKind::Crisp => sur < OPENING_SURROUND_MAX,
+            EndKind::Border => false,
+        };
+        let fade_rank = |k: EndKind, t: f64| if k == EndKind::Fade { t } else { 0.0 };
+        let like = [
+            emergence_like(ends[0], surround[0]),
+            emergence_like(ends[1], surround[1]),
+        ];
+        let (count_weight, emergence) = match like {
+            [true, true] => (
+                1.0,
+                Some(
+                    if fade_rank(ends[0], m.end_transition_px[0])
+                        >= fade_rank(ends[1], m.end_transition_px[1])
+                    {
+                        head
+                    } else {
+                        tail
+                    },
+                ),
+            ),
+            [true, false] => (1.0, Some(head)),
+            [false, true] => (1.0, Some(tail)),
+            [false, false] if hin && tin => (1.0, None),
+            [false, false] => (0.0, None),
         };
         results.push(StrandResult {
             id: results.len(),
@@ -387,6 +478,70 @@ pub fn analyze(
         params,
         blur_px.map(|b| b * um),
     ))
+}
+
+/// Side of the blocks over which the skin level is taken (µm).
+const BACKGROUND_BLOCK_UM: f64 = 400.0;
+
+/// A light strand's flanks must be at least this fraction of the skin level.
+const LIGHT_FLANK_MIN: f64 = 0.75;
+
+/// Smallest end-to-end distance ÷ arc length of a hair strand.
+const MIN_STRAIGHTNESS: f64 = 0.5;
+
+/// An end whose surroundings are darker than this fraction of the skin level sits
+/// in a follicle opening shared with other shafts (see [`end_surround`]).
+const OPENING_SURROUND_MAX: f64 = 0.8;
+
+/// A shaft end counts as fading into the skin (an emergence) when its contrast
+/// falls from 80 % to 30 % over at least this length (µm) — and over more than the
+/// optical blur can spread a crisp cut tip.
+pub const FADE_MIN_UM: f64 = 30.0;
+
+/// What one end of a strand looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EndKind {
+    /// Within the border margin: the strand leaves the field.
+    Border,
+    /// Full contrast up to the end: a clipped tip, or a break in the trace.
+    Crisp,
+    /// Contrast fades gradually: the shaft enters the skin.
+    Fade,
+    /// The end runs into something as dark as the shaft (an opening, another hair).
+    Unresolved,
+}
+
+/// Skin darkness around one end of a strand: the median linear brightness on a
+/// circle of `radius_px` about `end`, leaving out the ±60° sector the shaft itself
+/// occupies (direction `inward`), ÷ the skin level there. A follicle opening is
+/// darker than the skin around it (perifollicular pigmentation, the shaft's root
+/// seen through the epidermis): below 1. A clipped tip ends on plain skin: about 1.
+fn end_surround(
+    plane: &Plane,
+    background: &Background,
+    end: [f64; 2],
+    inward: [f64; 2],
+    radius_px: f64,
+) -> f64 {
+    const POINTS: usize = 36;
+    let mut v: Vec<f64> = (0..POINTS)
+        .filter_map(|k| {
+            let a = k as f64 * std::f64::consts::TAU / POINTS as f64;
+            let d = [a.cos(), a.sin()];
+            if d[0] * inward[0] + d[1] * inward[1] > 0.5 {
+                return None;
+            }
+            Some(f64::from(plane.sample(
+                end[0] + radius_px * d[0],
+                end[1] + radius_px * d[1],
+            )))
+        })
+        .collect();
+    let level = background.at(end[0], end[1]);
+    match median(&mut v) {
+        Some(m) if level > 1e-9 => m / level,
+        _ => 1.0,
+    }
 }
 
 fn summarise(

@@ -46,9 +46,14 @@ pub(crate) struct Measured {
     pub amplitude: f64,
     /// Centre occlusion of red, green and blue, median over the middle (fraction).
     pub colour_occlusion: [f64; 3],
-    /// Mean centre occlusion near each end ÷ the median over the middle:
-    /// `[head, tail]`. A shaft that fades into the skin gives a low ratio.
-    pub end_ratio: [f64; 2],
+    /// Length along the axis over which the shaft's centre occlusion falls from
+    /// 80 % to 30 % of its middle level at each end, `[head, tail]` (px), sampled
+    /// from inside the strand out past its end. A crisp clipped tip falls within the
+    /// optical blur; a shaft entering the skin fades over tens of µm.
+    pub end_transition_px: [f64; 2],
+    /// Skin level beside the shaft: median over the middle of the two flank means
+    /// (linear light).
+    pub flank_level: f64,
     /// Scale of the detection, median over the strand (px).
     pub sigma_det_px: f64,
     /// Fitted blur of this strand in the free fit (px); used to estimate the photo's blur.
@@ -187,18 +192,9 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         .collect();
     let mut middle_centre: Vec<f64> = centre_occ[first..=last].to_vec();
     let middle_level = median(&mut middle_centre)?;
-    let end_zone = ((trim_px.max(3.0)).round() as usize).clamp(1, (n / 3).max(1));
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let ratio = |v: f64| {
-        if middle_level.abs() > 1e-9 {
-            v / middle_level
-        } else {
-            1.0
-        }
-    };
-    let end_ratio = [
-        ratio(mean(&centre_occ[..end_zone])),
-        ratio(mean(&centre_occ[n - end_zone..])),
+    let end_transition_px = [
+        end_transition(prep, &centerline, &centre_occ, middle_level, reach, false),
+        end_transition(prep, &centerline, &centre_occ, middle_level, reach, true),
     ];
 
     let mut colour_occlusion = [0.0; 3];
@@ -228,6 +224,8 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         );
         profile.push((d, median(&mut column)?));
     }
+    let mut flank_means: Vec<f64> = flanks.iter().map(|f| 0.5 * (f[0] + f[1])).collect();
+    let flank_level = median(&mut flank_means).unwrap_or(0.0);
     let free = fit_profile(&profile, None);
     let (diameter_px, amplitude, free_sigma_px, fit_residual) = match free {
         Some(f) => (
@@ -244,12 +242,69 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         diameter_px,
         amplitude,
         colour_occlusion,
-        end_ratio,
+        end_transition_px,
+        flank_level,
         sigma_det_px,
         free_sigma_px,
         fit_residual,
         profile,
     })
+}
+
+/// How far the axial samples of [`end_transition`] reach past a strand's end (px).
+const END_REACH_OUT_PX: usize = 40;
+
+/// The 80 %→30 % fall of centre occlusion across one end of a strand (px); see
+/// [`Measured::end_transition_px`]. Inside the strand the traced centreline is
+/// followed; past the end its last direction is extrapolated. Samples are smoothed
+/// over three neighbours. Returns infinity when the contrast never falls to 30 %
+/// (the strand ends on something as dark as itself).
+fn end_transition(
+    prep: &Prepared,
+    centerline: &[[f64; 2]],
+    centre_occ: &[f64],
+    middle_level: f64,
+    reach: f64,
+    tail: bool,
+) -> f64 {
+    let n = centerline.len();
+    if n < 3 || middle_level.abs() < 1e-9 {
+        return f64::INFINITY;
+    }
+    let idx = |k: usize| if tail { n - 1 - k } else { k };
+    let end = centerline[idx(0)];
+    let back = centerline[idx(4.min(n - 1))];
+    let out = {
+        let v = [end[0] - back[0], end[1] - back[1]];
+        let len = (v[0] * v[0] + v[1] * v[1]).sqrt();
+        if len < 1e-9 {
+            return 0.0;
+        }
+        [v[0] / len, v[1] / len]
+    };
+    let nrm = [-out[1], out[0]];
+    // Axial sequence from deep inside (half the strand, at most 60 px) out past the end.
+    let inside = (n / 2).min(60);
+    let mut seq: Vec<f64> = (0..inside).rev().map(|k| centre_occ[idx(k)]).collect();
+    let zero = seq.len() - 1;
+    seq.extend((1..=END_REACH_OUT_PX).map(|k| {
+        let p = [end[0] + k as f64 * out[0], end[1] + k as f64 * out[1]];
+        occlusion_at(&prep.mean, p, nrm, 0.0, reach)
+    }));
+    let smooth: Vec<f64> = (0..seq.len())
+        .map(|i| {
+            let lo = i.saturating_sub(1);
+            let hi = (i + 1).min(seq.len() - 1);
+            seq[lo..=hi].iter().sum::<f64>() / (hi - lo + 1) as f64 / middle_level
+        })
+        .collect();
+    // From the end inward, the first sample back at ≥ 80 %; from there outward,
+    // the first at ≤ 30 %.
+    let x80 = (0..=zero).rev().find(|&i| smooth[i] >= 0.8).unwrap_or(0);
+    let Some(x30) = (x80..smooth.len()).find(|&i| smooth[i] <= 0.3) else {
+        return f64::INFINITY;
+    };
+    (x30 - x80) as f64
 }
 
 impl Measured {

@@ -110,9 +110,85 @@ pub(crate) fn prepare(image: &DynamicImage, linearize: bool) -> Prepared {
     }
 }
 
+/// A coarse map of the skin's brightness: the median of the linear mean channel
+/// over square blocks, sampled bilinearly between block centres. Hair covers a
+/// minority of any block, so the median is the skin's level there, following
+/// vignetting and uneven light.
+#[derive(Clone, Debug)]
+pub(crate) struct Background {
+    block: usize,
+    cols: usize,
+    rows: usize,
+    level: Vec<f32>,
+}
+
+impl Background {
+    /// Block medians of `plane` over `block`×`block` px (the last blocks may be smaller).
+    pub fn new(plane: &Plane, block: usize) -> Self {
+        let block = block.max(2);
+        let cols = plane.width.div_ceil(block);
+        let rows = plane.height.div_ceil(block);
+        let level: Vec<f32> = (0..rows * cols)
+            .into_par_iter()
+            .map(|b| {
+                let (bx, by) = (b % cols, b / cols);
+                let x1 = ((bx + 1) * block).min(plane.width);
+                let y1 = ((by + 1) * block).min(plane.height);
+                let mut v: Vec<f32> = (by * block..y1)
+                    .flat_map(|y| (bx * block..x1).map(move |x| (x, y)))
+                    .map(|(x, y)| plane.at(x, y))
+                    .collect();
+                let mid = v.len() / 2;
+                if v.is_empty() {
+                    return 0.0;
+                }
+                *v.select_nth_unstable_by(mid, f32::total_cmp).1
+            })
+            .collect();
+        Background {
+            block,
+            cols,
+            rows,
+            level,
+        }
+    }
+
+    /// The skin level at pixel coordinates (`x`, `y`).
+    pub fn at(&self, x: f64, y: f64) -> f64 {
+        let b = self.block as f64;
+        let fx = (x / b - 0.5).clamp(0.0, (self.cols - 1) as f64);
+        let fy = (y / b - 0.5).clamp(0.0, (self.rows - 1) as f64);
+        let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(self.cols - 1), (y0 + 1).min(self.rows - 1));
+        let (ax, ay) = (fx - x0 as f64, fy - y0 as f64);
+        let v = |c: usize, r: usize| f64::from(self.level[r * self.cols + c]);
+        let top = v(x0, y0) * (1.0 - ax) + v(x1, y0) * ax;
+        let bottom = v(x0, y1) * (1.0 - ax) + v(x1, y1) * ax;
+        top * (1.0 - ay) + bottom * ay
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn background_ignores_a_thin_dark_line_and_follows_a_gradient() {
+        let mut p = Plane::new(64, 64);
+        for y in 0..64 {
+            for x in 0..64 {
+                p.data[y * 64 + x] = if x == 20 {
+                    0.05
+                } else {
+                    0.2 + 0.004 * x as f32
+                };
+            }
+        }
+        let bg = Background::new(&p, 16);
+        // Block centred at x = 24 holds the line at x = 20: the median ignores it.
+        assert!((bg.at(24.0, 24.0) - (0.2 + 0.004 * 24.0)).abs() < 0.01);
+        assert!(bg.at(56.0, 8.0) > bg.at(8.0, 8.0));
+    }
 
     #[test]
     fn srgb_curve_end_points_and_midtone() {
