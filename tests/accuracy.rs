@@ -78,16 +78,28 @@ fn card(scenario: Scenario) -> Card {
 #[test]
 fn clipped_dark_hair() {
     let c = card(Scenario::ClippedDark);
-    assert!(c.median_abs_count_error_pct <= 25.0, "{}", c.median_abs_count_error_pct);
+    assert!(
+        c.median_abs_count_error_pct <= 25.0,
+        "{}",
+        c.median_abs_count_error_pct
+    );
     assert!(c.precision >= 0.85, "{}", c.precision);
     assert!(c.recall >= 0.55, "{}", c.recall);
-    assert!(c.width_median_abs_error_um <= 5.5, "{}", c.width_median_abs_error_um);
+    assert!(
+        c.width_median_abs_error_um <= 5.5,
+        "{}",
+        c.width_median_abs_error_um
+    );
 }
 
 #[test]
 fn clipped_dark_hair_on_dark_skin() {
     let c = card(Scenario::ClippedDarkSkin);
-    assert!(c.median_abs_count_error_pct <= 15.0, "{}", c.median_abs_count_error_pct);
+    assert!(
+        c.median_abs_count_error_pct <= 15.0,
+        "{}",
+        c.median_abs_count_error_pct
+    );
     assert!(c.precision >= 0.85, "{}", c.precision);
     assert!(c.recall >= 0.6, "{}", c.recall);
 }
@@ -95,7 +107,11 @@ fn clipped_dark_hair_on_dark_skin() {
 #[test]
 fn clipped_white_hair() {
     let c = card(Scenario::ClippedWhite);
-    assert!(c.median_abs_count_error_pct <= 30.0, "{}", c.median_abs_count_error_pct);
+    assert!(
+        c.median_abs_count_error_pct <= 30.0,
+        "{}",
+        c.median_abs_count_error_pct
+    );
     assert!(c.precision >= 0.75, "{}", c.precision);
     assert!(c.recall >= 0.5, "{}", c.recall);
 }
@@ -103,9 +119,17 @@ fn clipped_white_hair() {
 #[test]
 fn miniaturised_scalp() {
     let c = card(Scenario::Miniaturised);
-    assert!(c.median_abs_count_error_pct <= 30.0, "{}", c.median_abs_count_error_pct);
+    assert!(
+        c.median_abs_count_error_pct <= 30.0,
+        "{}",
+        c.median_abs_count_error_pct
+    );
     assert!(c.precision >= 0.75, "{}", c.precision);
-    assert!(c.width_median_abs_error_um <= 3.0, "{}", c.width_median_abs_error_um);
+    assert!(
+        c.width_median_abs_error_um <= 3.0,
+        "{}",
+        c.width_median_abs_error_um
+    );
 }
 
 #[test]
