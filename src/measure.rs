@@ -523,4 +523,47 @@ mod tests {
         assert_eq!(r.len(), 16);
         assert!((arc_length(&r) - 15.0).abs() < 1e-9);
     }
+
+    #[test]
+    fn end_transition_tells_a_fade_from_a_crisp_tip() {
+        use crate::filter::Plane;
+        use crate::trace::{Strand, StrandPoint};
+        // Skin 0.5; a horizontal shaft at y = 20.5 from x = 20 to x = 70 occluding
+        // 80 %, fading in linearly over x ∈ [20, 40] and cut crisply at x = 70.
+        let (w, h) = (100, 41);
+        let mut mean = Plane::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let xc = x as f64 + 0.5;
+                let on = (y as f64 + 0.5 - 20.5).abs() < 2.0 && (20.0..70.0).contains(&xc);
+                let depth = if on {
+                    0.8 * ((xc - 20.0) / 20.0).min(1.0)
+                } else {
+                    0.0
+                };
+                mean.data[y * w + x] = (0.5 * (1.0 - depth)) as f32;
+            }
+        }
+        let prep = Prepared {
+            rgb: [mean.clone(), mean.clone(), mean.clone()],
+            absorbance: mean.clone(),
+            mean,
+        };
+        let strand = Strand {
+            points: (22..=69)
+                .map(|x| StrandPoint {
+                    pos: [x as f64 + 0.5, 20.5],
+                    sigma_px: 2.0,
+                    snr: 20.0,
+                })
+                .collect(),
+            polarity: 1,
+        };
+        let m = measure(&prep, &strand, 10.0).unwrap();
+        // 80 % → 30 % of a 20-px linear ramp spans 12.5 px; the crisp end spans the
+        // smoothing only.
+        let [head, tail] = m.end_transition_px;
+        assert!((9.0..=15.0).contains(&head), "fade {head}");
+        assert!(tail <= 3.0, "tip {tail}");
+    }
 }

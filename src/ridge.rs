@@ -103,23 +103,19 @@ impl RidgeMap {
                     break;
                 }
                 let q = qy as usize * self.width + qx as usize;
-                let sq = if self.polarity[q] == p {
-                    self.strength[q]
+                if self.polarity[q] == p {
+                    // Past a clear valley the response belongs to a neighbouring shaft.
+                    if valley >= VALLEY_RATIO * s && self.strength[q] > s {
+                        return false;
+                    }
+                    valley = valley.min(self.strength[q]);
                 } else {
-                    0.0
-                };
-                // Past a clear valley the response belongs to a neighbouring shaft.
-                valley = valley.min(sq);
-                if valley < VALLEY_RATIO * s {
-                    break;
-                }
-                let limit = if self.polarity[q] == p {
-                    s
-                } else {
-                    LOBE_RATIO * s
-                };
-                if self.strength[q] > limit {
-                    return false;
+                    // A change of polarity is a valley too; a ringing lobe still
+                    // yields to the much stronger shaft beyond it.
+                    if self.strength[q] > LOBE_RATIO * s {
+                        return false;
+                    }
+                    valley = 0.0;
                 }
             }
         }
@@ -338,6 +334,35 @@ mod tests {
                 "x={x} s={}",
                 map.strength[i]
             );
+        }
+    }
+
+    #[test]
+    fn ringing_lobe_beside_a_dark_bar_is_not_a_maximum_but_the_gap_between_two_bars_does_not_hide_them(
+    ) {
+        // One bar: its light side lobes must not survive the across-line maximum.
+        let p = bar(41, 21, 20.0, 4.0, 0.5);
+        let map = detect(&p, &scale_ladder(2.0, 8.0));
+        for x in 0..41 {
+            let i = 10 * 41 + x;
+            if map.polarity[i] < 0 && map.strength[i] > 0.05 {
+                assert!(!map.is_max_across(i), "lobe at x={x} kept");
+            }
+        }
+        // Two bars 6 px apart, a bright gap between them: both centres stay maxima.
+        let mut two = bar(41, 21, 15.0, 4.0, 0.5);
+        let right = bar(41, 21, 25.0, 4.0, 0.5);
+        two.data
+            .iter_mut()
+            .zip(&right.data)
+            .for_each(|(a, b)| *a += b);
+        let map = detect(&two, &scale_ladder(2.0, 8.0));
+        for cx in [15usize, 25] {
+            let found = (cx - 1..=cx + 1).any(|x| {
+                let i = 10 * 41 + x;
+                map.polarity[i] > 0 && map.is_line_point(i, 0.0) && map.is_max_across(i)
+            });
+            assert!(found, "bar at x={cx} lost");
         }
     }
 }
