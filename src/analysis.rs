@@ -343,7 +343,7 @@ pub fn analyze(
         let Some(d_px) = m.diameter_px else { continue };
         let length_um = m.length_px * um;
         let width_um = d_px * um;
-        if length_um < params.min_length_um || length_um < 3.0 * width_um {
+        if length_um < params.min_length_um || length_um < MIN_ASPECT * width_um {
             continue;
         }
         if !(width_um >= 0.5 * params.min_width_um && width_um <= 1.5 * params.max_width_um) {
@@ -355,6 +355,13 @@ pub fn analyze(
         }
         let [r, g, _] = m.colour_occlusion;
         if polarity > 0 && g > 0.0 && r < params.vessel_red_green_ratio * g {
+            continue;
+        }
+        // A faint dark line with the skin's own colour is shading (a furrow, the
+        // edge of a fold), not a shaft: hair is another material, so what it takes
+        // away from the skin's light differs between channels unless it is nearly
+        // opaque.
+        if polarity > 0 && is_shading(m.amplitude, m.colour_occlusion) {
             continue;
         }
         let mid = m.centerline[m.centerline.len() / 2];
@@ -489,6 +496,11 @@ const LIGHT_FLANK_MIN: f64 = 0.75;
 /// Smallest end-to-end distance ÷ arc length of a hair strand.
 const MIN_STRAIGHTNESS: f64 = 0.5;
 
+/// A strand must be at least this many times longer than wide. Clipped terminal
+/// hairs a few days after shaving show 2–3 widths of shaft; a follicle opening or
+/// a dot is about as long as wide.
+const MIN_ASPECT: f64 = 3.0;
+
 /// An end whose surroundings are darker than this fraction of the skin level sits
 /// in a follicle opening shared with other shafts (see [`end_surround`]).
 const OPENING_SURROUND_MAX: f64 = 0.8;
@@ -497,6 +509,26 @@ const OPENING_SURROUND_MAX: f64 = 0.8;
 /// falls from 80 % to 30 % over at least this length (µm) — and over more than the
 /// optical blur can spread a crisp cut tip.
 pub const FADE_MIN_UM: f64 = 30.0;
+
+/// Below this fitted amplitude (occlusion of the unblurred shaft), a dark strand
+/// whose occlusion is the same in every channel is shading; see [`is_shading`].
+const SHADING_MAX_AMPLITUDE: f64 = 0.25;
+/// Spread of the red, green and blue centre occlusions, (max − min) / mean, below
+/// which a faint dark strand has the skin's colour.
+const SHADING_MAX_CHROMA: f64 = 0.35;
+
+/// Whether a dark strand is skin in shadow rather than a hair: faint, and darkening
+/// red, green and blue alike, as less light on the same skin does. A shaft of
+/// pigmented keratin that lets light through (blond, red, vellus) tints it.
+fn is_shading(amplitude: f64, colour_occlusion: [f64; 3]) -> bool {
+    let [r, g, b] = colour_occlusion;
+    let mean = (r + g + b) / 3.0;
+    if amplitude >= SHADING_MAX_AMPLITUDE || mean <= 0.0 {
+        return false;
+    }
+    let spread = r.max(g).max(b) - r.min(g).min(b);
+    spread < SHADING_MAX_CHROMA * mean
+}
 
 /// What one end of a strand looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -666,5 +698,26 @@ fn summarise(
         width_histogram: WidthHistogram { edges_um, counts },
         blur_sigma_um,
         strands,
+    }
+}
+
+#[cfg(test)]
+mod shading_tests {
+    use super::is_shading;
+
+    #[test]
+    fn faint_neutral_darkening_is_shading() {
+        assert!(is_shading(0.08, [0.09, 0.10, 0.10]));
+    }
+
+    #[test]
+    fn a_tinted_faint_shaft_is_not_shading() {
+        // Blond shaft on pink skin: takes blue away far more than red.
+        assert!(!is_shading(0.08, [0.07, 0.04, 0.14]));
+    }
+
+    #[test]
+    fn an_opaque_neutral_shaft_is_not_shading() {
+        assert!(!is_shading(0.95, [0.96, 0.95, 0.95]));
     }
 }

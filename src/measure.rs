@@ -2,7 +2,9 @@
 //!
 //! The diameter is not counted in pixels. Perpendicular profiles of linear light
 //! are sampled along the shaft (bilinear, ½-px steps), each normalised by the skin
-//! on both flanks to an *occlusion* profile `O(d) = 1 − I(d)/I_skin(d)`, and the
+//! on both flanks to an *occlusion* profile `O(d) = 1 − I(d)/I_skin(d)` (where
+//! another shaft runs alongside, as in a follicular unit, the skin showing between
+//! the two is that side's reference and the profile stops there), and the
 //! median profile over the middle of the shaft (the emergence zone and the tip
 //! left out) is fitted with a blurred-cylinder model:
 //!
@@ -111,6 +113,124 @@ fn arc_length(points: &[[f64; 2]]) -> f64 {
         .sum()
 }
 
+/// A neighbour beside the shaft is cut off where the profile, past a local
+/// maximum of skin level, darkens again by more than this fraction of the shaft's
+/// own contrast. Below it, a bump is noise or skin texture, not another shaft.
+const NEIGHBOUR_DROP: f64 = 0.25;
+/// ... and only past a rise from the shaft's centre of at least this fraction of its
+/// contrast against the skin.
+const MIN_RISE: f64 = 0.3;
+
+/// One cross-section's skin reference: the skin level on each side, where it was
+/// taken, and how far out the shaft's own profile reaches (a shaft running beside
+/// this one ends it).
+#[derive(Clone, Copy, Debug)]
+struct Section {
+    /// Skin level `[left, right]` (linear light).
+    skin: [f64; 2],
+    /// Distance from the centre of each skin reference (px).
+    at: [f64; 2],
+    /// Offsets beyond `limit` on each side belong to something else (px).
+    limit: [f64; 2],
+}
+
+impl Section {
+    /// Occlusion of `plane` at `d` along `nrm` from `p` against this section's
+    /// skin, interpolated linearly between the two references.
+    fn occlusion(&self, plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64) -> f64 {
+        let span = self.at[0] + self.at[1];
+        let t = ((d + self.at[0]) / span.max(1e-9)).clamp(0.0, 1.0);
+        let skin = self.skin[0] + t * (self.skin[1] - self.skin[0]);
+        if skin <= 1e-6 {
+            return 0.0;
+        }
+        1.0 - f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1])) / skin
+    }
+
+    /// Whether offset `d` lies within the shaft's own profile.
+    fn owns(&self, d: f64) -> bool {
+        if d < 0.0 {
+            -d <= self.limit[0]
+        } else {
+            d <= self.limit[1]
+        }
+    }
+}
+
+/// The skin reference of the cross-section through `p` along normal `nrm`, out to
+/// `reach` px. By default each side's skin is the mean of the flank band from
+/// `reach − FLANK_PX` to `reach`. Where another shaft runs beside this one (the
+/// hairs of one follicular unit, touching parallel hairs), the band would lie on
+/// it: the profile, smoothed over 2 px, rises from the shaft to a local maximum
+/// (the skin showing between the two) and then darkens again by more than
+/// [`NEIGHBOUR_DROP`] of the shaft's contrast. That maximum becomes the side's skin
+/// reference and the end of the shaft's own profile. `dark` is the polarity
+/// (darker than skin); light shafts are handled with the profile inverted.
+fn section(plane: &Plane, p: [f64; 2], nrm: [f64; 2], reach: f64, dark: bool) -> Section {
+    let k = (reach / PROFILE_STEP_PX).round() as i64;
+    let raw: Vec<f64> = (-k..=k)
+        .map(|j| {
+            let d = j as f64 * PROFILE_STEP_PX;
+            f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1]))
+        })
+        .collect();
+    let sign = if dark { 1.0 } else { -1.0 };
+    let m = raw.len();
+    // Smoothed over 2 px (5 samples), oriented so the shaft is a minimum.
+    let t: Vec<f64> = (0..m)
+        .map(|i| {
+            let lo = i.saturating_sub(2);
+            let hi = (i + 2).min(m - 1);
+            sign * raw[lo..=hi].iter().sum::<f64>() / (hi - lo + 1) as f64
+        })
+        .collect();
+    let c = k as usize;
+    let core = (1.0 / PROFILE_STEP_PX).round() as usize;
+    let floor = t[c - core.min(c)..=(c + core).min(m - 1)]
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let band = (FLANK_PX / PROFILE_STEP_PX).round() as usize;
+    let band_mean = |idx: &mut dyn Iterator<Item = usize>| -> f64 {
+        let (s, n) = idx.fold((0.0, 0.0), |(s, n), i| (s + raw[i], n + 1.0));
+        s / n
+    };
+    let mut out = Section {
+        skin: [
+            band_mean(&mut (0..=band.min(m - 1))),
+            band_mean(&mut (m - 1 - band.min(m - 1)..m)),
+        ],
+        at: [reach - FLANK_PX / 2.0; 2],
+        limit: [reach; 2],
+    };
+    // The shaft's contrast, from the brighter of the two default references (a
+    // neighbour darkens at most one side of most sections); a rise smaller than
+    // MIN_RISE of it is noise on the shaft, not the skin between two shafts.
+    let skin_est = (sign * out.skin[0]).max(sign * out.skin[1]);
+    let min_rise = MIN_RISE * (skin_est - floor);
+    for (side, step) in [(0usize, -1i64), (1, 1)] {
+        let at = |j: usize| (c as i64 + step * j as i64) as usize;
+        // Running maximum outward; a fall below it by the drop fraction marks
+        // another shaft, and the maximum the skin between them.
+        let (mut top, mut top_j) = (floor, 0usize);
+        for j in 1..=c {
+            let v = t[at(j)];
+            if v > top {
+                (top, top_j) = (v, j);
+            } else if top - floor >= min_rise && top - v > NEIGHBOUR_DROP * (top - floor) {
+                if top_j > 0 && top_j + band < c {
+                    let d = top_j as f64 * PROFILE_STEP_PX;
+                    out.skin[side] = band_mean(&mut (top_j - 1..=top_j + 1).map(at));
+                    out.at[side] = d;
+                    out.limit[side] = d;
+                }
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Mean of `plane` over the two flank bands (from `reach − FLANK_PX` to `reach`) on
 /// either side of `p` along normal `nrm`: the skin reference `[left, right]`.
 fn skin_flanks(plane: &Plane, p: [f64; 2], nrm: [f64; 2], reach: f64) -> [f64; 2] {
@@ -129,17 +249,11 @@ fn skin_flanks(plane: &Plane, p: [f64; 2], nrm: [f64; 2], reach: f64) -> [f64; 2
     [flank(-1.0), flank(1.0)]
 }
 
-/// Occlusion of `plane` at `d` along normal `nrm` from `p`, against a skin level
-/// interpolated linearly between the flank means `flanks` (see [`skin_flanks`]).
-fn occlusion_with(
-    plane: &Plane,
-    p: [f64; 2],
-    nrm: [f64; 2],
-    d: f64,
-    reach: f64,
-    flanks: [f64; 2],
-) -> f64 {
-    let [left, right] = flanks;
+/// Occlusion at the centre `p` against the skin of the flank bands at `reach` on
+/// both sides, with no neighbour cut: past a strand's end, where no shaft is
+/// expected, only the far skin is a fair reference.
+fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -> f64 {
+    let [left, right] = skin_flanks(plane, p, nrm, reach);
     let mid = reach - FLANK_PX / 2.0;
     let t = ((d + mid) / (2.0 * mid)).clamp(0.0, 1.0);
     let skin = left + t * (right - left);
@@ -147,11 +261,6 @@ fn occlusion_with(
         return 0.0;
     }
     1.0 - f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1])) / skin
-}
-
-/// Occlusion of `plane` at `d` along `nrm` from `p`, measuring the flanks afresh.
-fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -> f64 {
-    occlusion_with(plane, p, nrm, d, reach, skin_flanks(plane, p, nrm, reach))
 }
 
 /// Measures one traced strand.
@@ -187,8 +296,12 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
     let first = (trim.round() as usize).min(n - 1);
     let last = n.saturating_sub(1 + trim.round() as usize).max(first);
 
+    let dark = strand.polarity > 0;
+    let sections: Vec<Section> = (0..n)
+        .map(|i| section(&prep.mean, centerline[i], normals[i], reach, dark))
+        .collect();
     let centre_occ: Vec<f64> = (0..n)
-        .map(|i| occlusion_at(&prep.mean, centerline[i], normals[i], 0.0, reach))
+        .map(|i| sections[i].occlusion(&prep.mean, centerline[i], normals[i], 0.0))
         .collect();
     let mut middle_centre: Vec<f64> = centre_occ[first..=last].to_vec();
     let middle_level = median(&mut middle_centre)?;
@@ -200,18 +313,24 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
     let mut colour_occlusion = [0.0; 3];
     for (c, plane) in prep.rgb.iter().enumerate() {
         let mut v: Vec<f64> = (first..=last)
-            .map(|i| occlusion_at(plane, centerline[i], normals[i], 0.0, reach))
+            .map(|i| {
+                section(plane, centerline[i], normals[i], reach, dark).occlusion(
+                    plane,
+                    centerline[i],
+                    normals[i],
+                    0.0,
+                )
+            })
             .collect();
         colour_occlusion[c] = median(&mut v).unwrap_or(0.0);
     }
 
     // Median occlusion profile over the middle of the shaft.
     let mut profile: Vec<(f64, f64)> = Vec::with_capacity(offsets.len());
-    // The skin reference of each cross-section is measured once, not once per offset.
-    let flanks: Vec<[f64; 2]> = (first..=last)
-        .map(|i| skin_flanks(&prep.mean, centerline[i], normals[i], reach))
-        .collect();
-    let mut column: Vec<f64> = Vec::with_capacity(last - first + 1);
+    // An offset enters the profile where at least half of the cross-sections own
+    // it (a neighbouring shaft cuts the others short).
+    let middle = last - first + 1;
+    let mut column: Vec<f64> = Vec::with_capacity(middle);
     for &d in &offsets {
         if d.abs() > reach - FLANK_PX {
             continue;
@@ -219,12 +338,18 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         column.clear();
         column.extend(
             (first..=last)
-                .zip(&flanks)
-                .map(|(i, &f)| occlusion_with(&prep.mean, centerline[i], normals[i], d, reach, f)),
+                .filter(|&i| sections[i].owns(d))
+                .map(|i| sections[i].occlusion(&prep.mean, centerline[i], normals[i], d)),
         );
+        if 2 * column.len() < middle {
+            continue;
+        }
         profile.push((d, median(&mut column)?));
     }
-    let mut flank_means: Vec<f64> = flanks.iter().map(|f| 0.5 * (f[0] + f[1])).collect();
+    let mut flank_means: Vec<f64> = sections[first..=last]
+        .iter()
+        .map(|s| 0.5 * (s.skin[0] + s.skin[1]))
+        .collect();
     let flank_level = median(&mut flank_means).unwrap_or(0.0);
     let free = fit_profile(&profile, None);
     let (diameter_px, amplitude, free_sigma_px, fit_residual) = match free {
@@ -565,5 +690,84 @@ mod tests {
         let [head, tail] = m.end_transition_px;
         assert!((9.0..=15.0).contains(&head), "fade {head}");
         assert!(tail <= 3.0, "tip {tail}");
+    }
+
+    /// A blurred horizontal opaque bar image: skin 0.5, bars `(centre_y, width)`.
+    fn bars_image(bars: &[(f64, f64)], w: usize, h: usize) -> Prepared {
+        use crate::filter::Plane;
+        let mut mean = Plane::new(w, h);
+        for y in 0..h {
+            let yc = y as f64 + 0.5;
+            // Box bars blurred by σ = 1 px (closed form with erf via a fine sum).
+            let mut occ: f64 = 0.0;
+            for &(c, width) in bars {
+                let mut acc = 0.0;
+                let n = 200;
+                for k in 0..n {
+                    let x = c - width / 2.0 + (k as f64 + 0.5) * width / n as f64;
+                    acc += (-(yc - x).powi(2) / 2.0).exp();
+                }
+                occ += 0.9 * acc * (width / n as f64) / (2.0 * std::f64::consts::PI).sqrt();
+            }
+            for x in 0..w {
+                mean.data[y * w + x] = (0.5 * (1.0 - occ.min(1.0))) as f32;
+            }
+        }
+        Prepared {
+            rgb: [mean.clone(), mean.clone(), mean.clone()],
+            absorbance: mean.clone(),
+            mean,
+        }
+    }
+
+    fn bar_strand(y: f64, sigma_px: f64) -> Strand {
+        Strand {
+            points: (10..=90)
+                .map(|x| StrandPoint {
+                    pos: [x as f64 + 0.5, y],
+                    sigma_px,
+                    snr: 20.0,
+                })
+                .collect(),
+            polarity: 1,
+        }
+    }
+
+    use crate::trace::{Strand, StrandPoint};
+
+    #[test]
+    fn a_shaft_running_alongside_does_not_widen_the_measured_one() {
+        // A 10-px shaft alone, and with a 12-px shaft 4 px of skin away: the
+        // second lies inside the first one's profile reach.
+        let alone = bars_image(&[(40.0, 10.0)], 100, 80);
+        let pair = bars_image(&[(40.0, 10.0), (56.0, 12.0)], 100, 80);
+        let strand = bar_strand(40.0, 3.5);
+        let mut a = measure(&alone, &strand, 5.0).unwrap();
+        let mut b = measure(&pair, &strand, 5.0).unwrap();
+        a.refit_with_blur(1.0);
+        b.refit_with_blur(1.0);
+        let (da, db) = (a.diameter_px.unwrap(), b.diameter_px.unwrap());
+        assert!((da - 10.0).abs() < 0.5, "alone {da}");
+        assert!((db - da).abs() < 0.6, "alone {da}, beside another {db}");
+    }
+
+    #[test]
+    fn the_neighbour_cut_ignores_noise_on_a_flat_opaque_core() {
+        // A wide opaque shaft with a ripple across its flat core must keep its
+        // whole profile (the rise is far below MIN_RISE of the contrast).
+        use crate::filter::Plane;
+        let (w, h) = (60, 60);
+        let mut plane = Plane::new(w, h);
+        for y in 0..h {
+            let d = (y as f64 + 0.5 - 30.0).abs();
+            let ripple = 0.01 * (y as f64 * 1.7).sin();
+            let v = if d < 8.0 { 0.05 + ripple } else { 0.5 };
+            for x in 0..w {
+                plane.data[y * w + x] = v as f32;
+            }
+        }
+        let sec = section(&plane, [30.5, 30.0], [0.0, 1.0], 20.0, true);
+        assert_eq!(sec.limit, [20.0, 20.0]);
+        assert!((sec.skin[0] - 0.5).abs() < 1e-6 && (sec.skin[1] - 0.5).abs() < 1e-6);
     }
 }
