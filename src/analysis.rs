@@ -338,7 +338,8 @@ pub fn analyze(
             && p[0] < f64::from(width) - margin
             && p[1] < f64::from(height) - margin
     };
-    let mut results: Vec<StrandResult> = Vec::new();
+    // Pass 1: keep the strands that are hair-shaped.
+    let mut kept: Vec<(i8, Measured, f64)> = Vec::new();
     for (polarity, m) in measured {
         let Some(d_px) = m.diameter_px else { continue };
         let length_um = m.length_px * um;
@@ -349,8 +350,9 @@ pub fn analyze(
         if !(width_um >= 0.5 * params.min_width_um && width_um <= 1.5 * params.max_width_um) {
             continue;
         }
-        // A dark strand must have the sign of its fitted amplitude.
-        if (polarity > 0) != (m.amplitude > 0.0) {
+        // A dark strand must have the sign of its fitted amplitude, and any strand
+        // must take away (or add) more light than skin texture does.
+        if (polarity > 0) != (m.amplitude > 0.0) || m.amplitude.abs() < MIN_AMPLITUDE {
             continue;
         }
         let [r, g, _] = m.colour_occlusion;
@@ -379,7 +381,23 @@ pub fn analyze(
         if chord < MIN_STRAIGHTNESS * m.length_px {
             continue;
         }
-        let margin = margin_of(&m);
+        kept.push((polarity, m, d_px));
+    }
+
+    // Pass 2: the count, end by end. An end that stops against the middle of
+    // another strand, across it, is where this hair passes under (or over) the
+    // other: it says nothing of where the hair emerged.
+    let shafts: Vec<(&[[f64; 2]], f64)> = kept
+        .iter()
+        .map(|(_, m, d)| (m.centerline.as_slice(), *d))
+        .collect();
+    let blur_margin = 2.0 * blur_px.unwrap_or(1.0) + 3.0;
+    let mut results: Vec<StrandResult> = Vec::new();
+    for (index, (polarity, m, d_px)) in kept.iter().enumerate() {
+        let (polarity, d_px) = (*polarity, *d_px);
+        let length_um = m.length_px * um;
+        let width_um = d_px * um;
+        let margin = margin_of(m);
         let head = m.centerline[0];
         let tail = m.centerline[m.centerline.len() - 1];
         let (hin, tin) = (inside(head, margin), inside(tail, margin));
@@ -423,9 +441,30 @@ pub fn analyze(
                 ),
             ]
         };
+        let n = m.centerline.len();
+        let k = 4.min(n - 1);
+        let crossing = [
+            hin && (ends_across_another(index, head, m.centerline[k], d_px, &shafts, blur_margin)),
+            tin && (ends_across_another(
+                index,
+                tail,
+                m.centerline[n - 1 - k],
+                d_px,
+                &shafts,
+                blur_margin,
+            )),
+        ];
         let ends = [
-            kind(hin, m.end_transition_px[0]),
-            kind(tin, m.end_transition_px[1]),
+            if crossing[0] {
+                EndKind::Crossing
+            } else {
+                kind(hin, m.end_transition_px[0])
+            },
+            if crossing[1] {
+                EndKind::Crossing
+            } else {
+                kind(tin, m.end_transition_px[1])
+            },
         ];
         // The count: a hair belongs to the field where it emerges. A strand counts
         // when an end inside the field looks like an emergence: it fades into the
@@ -437,7 +476,7 @@ pub fn analyze(
         let emergence_like = |k: EndKind, sur: f64| match k {
             EndKind::Fade | EndKind::Unresolved => true,
             EndKind::Crisp => sur < OPENING_SURROUND_MAX,
-            EndKind::Border => false,
+            EndKind::Border | EndKind::Crossing => false,
         };
         let fade_rank = |k: EndKind, t: f64| if k == EndKind::Fade { t } else { 0.0 };
         let like = [
@@ -459,12 +498,12 @@ pub fn analyze(
             ),
             [true, false] => (1.0, Some(head)),
             [false, true] => (1.0, Some(tail)),
-            [false, false] if hin && tin => (1.0, None),
+            [false, false] if hin && tin && !crossing[0] && !crossing[1] => (1.0, None),
             [false, false] => (0.0, None),
         };
         results.push(StrandResult {
             id: results.len(),
-            centerline: m.centerline,
+            centerline: m.centerline.clone(),
             length_um,
             width_um,
             class: params.class_limits.classify(width_um),
@@ -510,6 +549,10 @@ const OPENING_SURROUND_MAX: f64 = 0.8;
 /// optical blur can spread a crisp cut tip.
 pub const FADE_MIN_UM: f64 = 30.0;
 
+/// Smallest fitted amplitude (occlusion of the unblurred shaft) of a hair: a
+/// strand that changes the skin's light by less than 3 % is texture or noise.
+const MIN_AMPLITUDE: f64 = 0.03;
+
 /// Below this fitted amplitude (occlusion of the unblurred shaft), a dark strand
 /// whose occlusion is the same in every channel is shading; see [`is_shading`].
 const SHADING_MAX_AMPLITUDE: f64 = 0.25;
@@ -541,6 +584,62 @@ enum EndKind {
     Fade,
     /// The end runs into something as dark as the shaft (an opening, another hair).
     Unresolved,
+    /// The end stops against the middle of another strand, across it: the hair
+    /// passes under or over it there.
+    Crossing,
+}
+
+/// Smallest angle between an end's direction and the strand it stops against for
+/// a crossing. Hairs of one follicular unit leave their opening a few tens of
+/// degrees apart at most and meet near each other's ends anyway.
+const CROSSING_MIN_DEG: f64 = 30.0;
+
+/// Whether the end `end` of strand `index` (with `inner` a few px inside it, and
+/// diameter `d_px`) stops against the middle of another strand of `shafts`
+/// (centreline, diameter px), across it. Against means within the two half-widths
+/// plus `margin_px` (blur, trace gaps); the middle means at least two of the other
+/// shaft's diameters plus 3 px from both of its ends (near an end, two strands
+/// meet at a shared opening); across means at least [`CROSSING_MIN_DEG`] apart.
+fn ends_across_another(
+    index: usize,
+    end: [f64; 2],
+    inner: [f64; 2],
+    d_px: f64,
+    shafts: &[(&[[f64; 2]], f64)],
+    margin_px: f64,
+) -> bool {
+    let dir = [end[0] - inner[0], end[1] - inner[1]];
+    let dl = dir[0].hypot(dir[1]);
+    if dl < 1e-9 {
+        return false;
+    }
+    shafts.iter().enumerate().any(|(j, &(line, other_d))| {
+        if j == index || line.len() < 5 {
+            return false;
+        }
+        let reach = 0.5 * (d_px + other_d) + margin_px;
+        let Some((k, dist)) = line
+            .iter()
+            .map(|q| (q[0] - end[0]).hypot(q[1] - end[1]))
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+        else {
+            return false;
+        };
+        // Centrelines are resampled every pixel, so an index is an arc length.
+        let from_end = k.min(line.len() - 1 - k) as f64;
+        if dist > reach || from_end < 2.0 * other_d + 3.0 {
+            return false;
+        }
+        let (a, b) = (line[k.saturating_sub(2)], line[(k + 2).min(line.len() - 1)]);
+        let t = [b[0] - a[0], b[1] - a[1]];
+        let tl = t[0].hypot(t[1]);
+        if tl < 1e-9 {
+            return false;
+        }
+        let cos = ((dir[0] * t[0] + dir[1] * t[1]) / (dl * tl)).abs().min(1.0);
+        cos.acos().to_degrees() >= CROSSING_MIN_DEG
+    })
 }
 
 /// Skin darkness around one end of a strand: the median linear brightness on a
@@ -719,5 +818,63 @@ mod shading_tests {
     #[test]
     fn an_opaque_neutral_shaft_is_not_shading() {
         assert!(!is_shading(0.95, [0.96, 0.95, 0.95]));
+    }
+}
+
+#[cfg(test)]
+mod crossing_tests {
+    use super::ends_across_another;
+
+    fn line(from: [f64; 2], to: [f64; 2]) -> Vec<[f64; 2]> {
+        let n = (to[0] - from[0]).hypot(to[1] - from[1]).round() as usize;
+        (0..=n)
+            .map(|i| {
+                let t = i as f64 / n as f64;
+                [
+                    from[0] + t * (to[0] - from[0]),
+                    from[1] + t * (to[1] - from[1]),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_end_against_the_middle_of_a_crossing_shaft_is_a_crossing() {
+        // Strand 0 runs right and stops 6 px short of the axis of a vertical
+        // 10-px shaft (strand 1) at its middle.
+        let a = line([10.0, 50.0], [44.0, 50.0]);
+        let b = line([50.0, 0.0], [50.0, 100.0]);
+        let shafts = [(a.as_slice(), 8.0), (b.as_slice(), 10.0)];
+        assert!(ends_across_another(
+            0,
+            a[a.len() - 1],
+            a[a.len() - 5],
+            8.0,
+            &shafts,
+            4.0
+        ));
+        // Its other end is in open skin.
+        assert!(!ends_across_another(0, a[0], a[4], 8.0, &shafts, 4.0));
+    }
+
+    #[test]
+    fn hairs_meeting_at_a_shared_opening_are_not_crossings() {
+        // Two shafts leave one opening at (10, 50), 20° apart; and a third meets
+        // the middle of a shaft at 15°, as a follicular unit's fan does.
+        let a = line([10.0, 50.0], [90.0, 50.0]);
+        let b = line([10.0, 50.0], [85.2, 22.6]);
+        let shafts = [(a.as_slice(), 8.0), (b.as_slice(), 8.0)];
+        assert!(!ends_across_another(0, a[0], a[4], 8.0, &shafts, 4.0));
+        assert!(!ends_across_another(1, b[0], b[4], 8.0, &shafts, 4.0));
+        let c = line([50.0 - 40.0 * 0.966, 50.0 - 40.0 * 0.259], [49.0, 49.0]);
+        let shafts = [(a.as_slice(), 8.0), (c.as_slice(), 8.0)];
+        assert!(!ends_across_another(
+            1,
+            c[c.len() - 1],
+            c[c.len() - 5],
+            8.0,
+            &shafts,
+            4.0
+        ));
     }
 }
