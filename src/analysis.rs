@@ -257,12 +257,16 @@ pub struct Analysis {
 /// * **unresolved**: the contrast never falls, the end runs into something as dark
 ///   as the shaft (an opening shared with other shafts);
 /// * **crisp**: full contrast up to the end: a clipped tip, unless the skin around
-///   it is darker than [`OPENING_SURROUND_MAX`] of the skin level (an opening).
+///   it is darker than [`OPENING_SURROUND_MAX`] of the skin level (an opening);
+/// * **crossing**: the end stops against the middle of another strand, at least
+///   30° across it: the hair passes under or over that one there.
 ///
 /// A strand's `count_weight` is 1 when one of its ends is an emergence (fade,
-/// unresolved, or crisp in a dark opening) or when both ends lie inside the field,
-/// and 0 otherwise: a strand cut by the border whose inside end is a crisp tip
-/// emerged outside the field, and one crossing the whole field has no end in it.
+/// unresolved, or crisp in a dark opening) or when both ends lie inside the field
+/// and neither is a crossing, and 0 otherwise: a strand cut by the border whose
+/// inside end is a crisp tip emerged outside the field, one crossing the whole
+/// field has no end in it, and a fragment between crossings is part of a hair
+/// counted (or not) where it emerges.
 ///
 /// # Units
 /// Widths and lengths in µm, areas in cm², densities in hairs/cm².
