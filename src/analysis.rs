@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::filter::Plane;
 use crate::measure::{measure, Measured};
 use crate::preprocess::{prepare, Background};
+use crate::quality::{assess_planes, Quality};
 use crate::ridge::{detect, scale_ladder};
 use crate::stats::{median, poisson_ci95};
 use crate::trace::{bridge, trace, TraceParams};
@@ -241,6 +242,9 @@ pub struct Analysis {
     /// Optical blur measured from the shafts (Gaussian σ, µm); `None` when no shaft
     /// was wide enough to measure it.
     pub blur_sigma_um: Option<f64>,
+    /// Image-quality verdict: blur, exposure, contrast, and whether the figures
+    /// above can be relied on (see [`crate::quality`]).
+    pub quality: Quality,
     /// Every strand found (including those weighted 0).
     pub strands: Vec<StrandResult>,
 }
@@ -294,6 +298,7 @@ pub fn analyze(
     }
     let um = calibration.um_per_px();
     let prep = prepare(image, params.assume_srgb);
+    let quality = assess_planes(&prep.rgb, &prep.mean, um);
     let background = Background::new(
         &prep.mean,
         (BACKGROUND_BLOCK_UM / um).round().max(16.0) as usize,
@@ -477,6 +482,7 @@ pub fn analyze(
         calibration,
         params,
         blur_px.map(|b| b * um),
+        quality,
     ))
 }
 
@@ -551,6 +557,7 @@ fn summarise(
     calibration: &Calibration,
     params: &Params,
     blur_sigma_um: Option<f64>,
+    quality: Quality,
 ) -> Analysis {
     let area = calibration.field_area_cm2(width, height);
     let counted: Vec<&StrandResult> = strands.iter().filter(|s| s.count_weight > 0.0).collect();
@@ -665,6 +672,7 @@ fn summarise(
         follicular_unit_histogram,
         width_histogram: WidthHistogram { edges_um, counts },
         blur_sigma_um,
+        quality,
         strands,
     }
 }
