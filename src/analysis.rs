@@ -561,7 +561,12 @@ fn summarise(
 ) -> Analysis {
     let area = calibration.field_area_cm2(width, height);
     let counted: Vec<&StrandResult> = strands.iter().filter(|s| s.count_weight > 0.0).collect();
-    let hair_count: f64 = counted.iter().map(|s| s.count_weight).sum();
+    // Folds from +0.0: `Iterator::sum` of no f64 is −0.0, which a bald scalp's
+    // JSON and CSV would show as a count of "-0" (#6).
+    let hair_count: f64 = counted
+        .iter()
+        .map(|s| s.count_weight)
+        .fold(0.0, |a, b| a + b);
     let ci = poisson_ci95(hair_count);
     let mut class_counts = ClassCounts::default();
     for s in &counted {
@@ -578,7 +583,10 @@ fn summarise(
             0.0
         }
     };
-    let wsum: f64 = counted.iter().map(|s| s.count_weight * s.width_um).sum();
+    let wsum: f64 = counted
+        .iter()
+        .map(|s| s.count_weight * s.width_um)
+        .fold(0.0, |a, b| a + b);
     let mean_width_um = if hair_count > 0.0 {
         wsum / hair_count
     } else {

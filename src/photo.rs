@@ -10,6 +10,9 @@
 //!   a decompression bomb (a few hundred bytes declaring 60000×60000 px) is
 //!   [`Error::DecodeLimit`], not an out-of-memory kill. The same byte limit bounds
 //!   the decoders' own buffers (`image::Limits::max_alloc`).
+//! * **Truncation.** A truncated PNG, TIFF or BMP fails in its decoder; the JPEG
+//!   decoder would fill a truncated scan with grey and succeed, so a JPEG
+//!   without its end-of-image marker is refused ([`Error::CorruptImage`]).
 //! * **EXIF orientation** (JPEG, TIFF, PNG `eXIf`) is applied, so that the pixels
 //!   are upright as the camera meant them. Widths and counts do not depend on the
 //!   orientation, but overlays and the pixel coordinates of strands do. An
@@ -19,9 +22,10 @@
 //!   decoder. [`analyze`](crate::analyze) reads any of them (alpha is ignored).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Cursor, Seek};
+use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use image::error::{DecodingError, ImageFormatHint};
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 use serde::{Deserialize, Serialize};
 
@@ -128,38 +132,93 @@ pub fn decode_photo(bytes: &[u8], limits: PhotoLimits) -> Result<DynamicImage> {
     decode_from(Cursor::new(bytes), path, limits)
 }
 
+/// The format's common name: `PNG`, `JPEG`, `TIFF`, `GIF`, `WEBP`, ….
 fn format_name(format: ImageFormat) -> String {
-    format
-        .extensions_str()
-        .first()
-        .map_or_else(|| format!("{format:?}"), |e| e.to_ascii_uppercase())
+    format!("{format:?}").to_ascii_uppercase()
 }
 
 fn decode_from<R: BufRead + Seek>(
-    reader: R,
+    mut reader: R,
     path: &Path,
     limits: PhotoLimits,
 ) -> Result<DynamicImage> {
-    let reader = ImageReader::new(reader)
-        .with_guessed_format()
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let format = match reader.format() {
-        None => {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut start = Vec::with_capacity(16);
+    reader
+        .by_ref()
+        .take(16)
+        .read_to_end(&mut start)
+        .map_err(io)?;
+    reader.seek(SeekFrom::Start(0)).map_err(io)?;
+    let format = match image::guess_format(&start) {
+        Err(_) => {
             return Err(Error::NotAnImage {
                 path: path.to_path_buf(),
             })
         }
-        Some(f) if !SUPPORTED_FORMATS.contains(&f) => {
+        Ok(f) if !SUPPORTED_FORMATS.contains(&f) => {
             return Err(Error::UnsupportedFormat {
                 path: path.to_path_buf(),
                 format: format_name(f),
             })
         }
-        Some(f) => f,
+        Ok(f) => f,
     };
+    if format == ImageFormat::Jpeg {
+        // The JPEG decoder reads the whole file into memory anyway; reading it
+        // here lets a truncated file be told (see `jpeg_is_complete`). A JPEG
+        // larger than the decoded-size limit is refused unread.
+        let mut bytes = Vec::new();
+        reader
+            .take(limits.max_decode_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > limits.max_decode_bytes {
+            return Err(Error::DecodeLimit {
+                path: path.to_path_buf(),
+                detail: "the file itself is larger than the decoded-size limit".to_string(),
+                max_side_px: limits.max_side_px,
+                max_decode_bytes: limits.max_decode_bytes,
+            });
+        }
+        if !jpeg_is_complete(&bytes) {
+            return Err(Error::CorruptImage {
+                path: path.to_path_buf(),
+                format: format_name(format),
+                source: ImageError::Decoding(DecodingError::new(
+                    ImageFormatHint::Exact(format),
+                    "no end-of-image marker after the image data: the file is truncated",
+                )),
+            });
+        }
+        return decode_known(Cursor::new(bytes), format, path, limits);
+    }
+    decode_known(reader, format, path, limits)
+}
+
+/// Whether a JPEG stream holds an end-of-image marker (`FF D9`) after its first
+/// start-of-scan (`FF DA`). The decoder fills whatever a truncated file lacks
+/// with grey and reports success; the file would then be measured on a photo
+/// that is partly invented. In entropy-coded data a literal `FF` is stuffed as
+/// `FF 00`, so `FF D9` there is the real end (an EXIF thumbnail's own end marker
+/// comes before the first scan). Trailing bytes after the marker (padding, the
+/// extra images of an MPF file) are allowed.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else {
+        return false;
+    };
+    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+fn decode_known<R: BufRead + Seek>(
+    reader: R,
+    format: ImageFormat,
+    path: &Path,
+    limits: PhotoLimits,
+) -> Result<DynamicImage> {
     let limit_err = |detail: String| Error::DecodeLimit {
         path: path.to_path_buf(),
         detail,
@@ -184,7 +243,7 @@ fn decode_from<R: BufRead + Seek>(
     let mut decoder_limits = limits.image_limits();
     decoder_limits.max_image_width = None;
     decoder_limits.max_image_height = None;
-    let mut reader = reader;
+    let mut reader = ImageReader::with_format(reader, format);
     reader.limits(decoder_limits);
     let mut decoder = reader.into_decoder().map_err(classify)?;
     let (width, height) = decoder.dimensions();
