@@ -73,10 +73,12 @@ pub const MIN_MEAN_LEVEL: f64 = 0.01;
 /// the range, light hair has no room above it, and clipping is near everywhere.
 pub const MAX_MEAN_LEVEL: f64 = 0.9;
 
-/// Smallest contrast `ln(p98/p2)` (= ln 1.2: the darkest 2 % of the frame at
-/// least 17 % below the brightest 2 %). A thin shaft in focus occludes more than
-/// that; a frame with less is blank, fogged or far out of focus.
-pub const MIN_CONTRAST: f64 = 0.182;
+/// Smallest contrast `ln(p98/p2)` (= ln 1.1). Sensor noise of 2.5 % (σ) alone
+/// spreads a flat frame's 2nd and 98th percentiles ±2σ apart, 10 %: a frame with
+/// less spread holds nothing but noise (blank, fogged, or far out of focus).
+/// Bare skin in focus (pores, pigment, openings) spreads more; any shaft far
+/// more (dark hair gives 1–4).
+pub const MIN_CONTRAST: f64 = 0.0953;
 
 /// Fewest edge points needed to estimate the blur. A single 200-µm hair at
 /// 6 µm/px gives about 60 (two edges of 30 px).
