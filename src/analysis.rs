@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::filter::Plane;
 use crate::measure::{measure, Measured};
 use crate::preprocess::{prepare, Background};
+use crate::quality::{assess_planes, Quality};
 use crate::ridge::{detect, scale_ladder};
 use crate::stats::{median, poisson_ci95};
 use crate::trace::{bridge, trace, TraceParams};
@@ -241,6 +242,9 @@ pub struct Analysis {
     /// Optical blur measured from the shafts (Gaussian σ, µm); `None` when no shaft
     /// was wide enough to measure it.
     pub blur_sigma_um: Option<f64>,
+    /// Image-quality verdict: blur, exposure, contrast, and whether the figures
+    /// above can be relied on (see [`crate::quality`]).
+    pub quality: Quality,
     /// Every strand found (including those weighted 0).
     pub strands: Vec<StrandResult>,
 }
@@ -298,6 +302,7 @@ pub fn analyze(
     }
     let um = calibration.um_per_px();
     let prep = prepare(image, params.assume_srgb);
+    let quality = assess_planes(&prep.rgb, &prep.mean, um);
     let background = Background::new(
         &prep.mean,
         (BACKGROUND_BLOCK_UM / um).round().max(16.0) as usize,
@@ -527,6 +532,7 @@ pub fn analyze(
         calibration,
         params,
         blur_px.map(|b| b * um),
+        quality,
     ))
 }
 
@@ -686,10 +692,16 @@ fn summarise(
     calibration: &Calibration,
     params: &Params,
     blur_sigma_um: Option<f64>,
+    quality: Quality,
 ) -> Analysis {
     let area = calibration.field_area_cm2(width, height);
     let counted: Vec<&StrandResult> = strands.iter().filter(|s| s.count_weight > 0.0).collect();
-    let hair_count: f64 = counted.iter().map(|s| s.count_weight).sum();
+    // Folds from +0.0: `Iterator::sum` of no f64 is −0.0, which a bald scalp's
+    // JSON and CSV would show as a count of "-0" (#6).
+    let hair_count: f64 = counted
+        .iter()
+        .map(|s| s.count_weight)
+        .fold(0.0, |a, b| a + b);
     let ci = poisson_ci95(hair_count);
     let mut class_counts = ClassCounts::default();
     for s in &counted {
@@ -706,7 +718,10 @@ fn summarise(
             0.0
         }
     };
-    let wsum: f64 = counted.iter().map(|s| s.count_weight * s.width_um).sum();
+    let wsum: f64 = counted
+        .iter()
+        .map(|s| s.count_weight * s.width_um)
+        .fold(0.0, |a, b| a + b);
     let mean_width_um = if hair_count > 0.0 {
         wsum / hair_count
     } else {
@@ -800,6 +815,7 @@ fn summarise(
         follicular_unit_histogram,
         width_histogram: WidthHistogram { edges_um, counts },
         blur_sigma_um,
+        quality,
         strands,
     }
 }

@@ -51,6 +51,71 @@ pub enum Error {
         /// Largest accepted pixel count.
         max_pixels: u64,
     },
+    /// A photo file with no bytes at all.
+    #[error("{}: the file is empty (0 bytes)", path.display())]
+    EmptyFile {
+        /// The file concerned.
+        path: PathBuf,
+    },
+    /// Content that is no image format this crate reads, whatever the file's
+    /// extension says (formats are recognised by their content, never by name).
+    #[error(
+        "{}: not an image: the content is not PNG, JPEG, TIFF or BMP (the file name's \
+         extension is not trusted)",
+        path.display()
+    )]
+    NotAnImage {
+        /// The file concerned.
+        path: PathBuf,
+    },
+    /// An image in a format this crate was built without (GIF, WebP, …).
+    #[error(
+        "{}: {format} images are not supported: convert it to PNG, JPEG, TIFF or BMP",
+        path.display()
+    )]
+    UnsupportedFormat {
+        /// The file concerned.
+        path: PathBuf,
+        /// The format recognised from the content.
+        format: String,
+    },
+    /// A recognised image whose data is cut short or corrupt, or that uses a
+    /// feature of its format the decoder does not support (e.g. planar CMYK TIFF).
+    #[error("{}: corrupt, truncated or unsupported {format} data", path.display())]
+    CorruptImage {
+        /// The file concerned.
+        path: PathBuf,
+        /// The format recognised from the content.
+        format: String,
+        /// The decoder's error.
+        #[source]
+        source: image::ImageError,
+    },
+    /// An image that would decode to more pixels or bytes than the decoding limits
+    /// allow ([`PhotoLimits`](crate::photo::PhotoLimits)): a decompression bomb (a
+    /// small file declaring an enormous size), or a photo beyond any trichoscope.
+    /// Checked on the declared size, before any pixel buffer is allocated.
+    #[error(
+        "{}: exceeds the decoding limits of {max_side_px} px per side and {max_decode_bytes} \
+         bytes: {detail}",
+        path.display()
+    )]
+    DecodeLimit {
+        /// The file concerned.
+        path: PathBuf,
+        /// What the image declares (size, decoded bytes) or the decoder's message.
+        detail: String,
+        /// Largest accepted width or height (px).
+        max_side_px: u32,
+        /// Largest accepted decoded size (bytes).
+        max_decode_bytes: u64,
+    },
+    /// A photo with no calibration: none of its own and no default.
+    #[error("{}: no calibration: give the photo a µm/px value", path.display())]
+    MissingCalibration {
+        /// The photo concerned.
+        path: PathBuf,
+    },
     /// A scenario name the generator does not know.
     #[error("unknown scenario `{name}`; known scenarios: {known}")]
     UnknownScenario {

@@ -2,13 +2,16 @@
 //!
 //! # Pipeline
 //!
-//! [`analyze`] takes a decoded photo, a [`Calibration`] and [`Params`] to an [`Analysis`]:
+//! [`load_photo`] decodes a file within [`PhotoLimits`] (format by content, EXIF
+//! orientation applied); [`analyze`] takes the decoded photo, a [`Calibration`] and [`Params`] to an [`Analysis`]:
 //!
 //! 1. `preprocess`: undo sRGB; absorbance channel `−ln(mean RGB)`.
 //! 2. `ridge`: multi-scale Hessian line detection, both polarities, Steger sub-pixel centres.
 //! 3. `trace`: hysteresis linking; strand ends across a crossing joined by continuity.
 //! 4. `measure`: blurred-cylinder fit of the median cross-section → shaft width in µm.
-//! 5. [`analysis`]: border-unbiased count weights, density with its 95% interval,
+//! 5. [`quality`]: blur (edge re-blur ratio), exposure and contrast → a
+//!    reliability verdict.
+//! 6. [`analysis`]: border-unbiased count weights, density with its 95% interval,
 //!    classes, follicular units.
 //!
 //! [`batch`] scores many photos into `results.jsonl` / `results.csv` (in parallel,
@@ -33,7 +36,9 @@ pub mod error;
 pub mod eval;
 mod filter;
 mod measure;
+pub mod photo;
 mod preprocess;
+pub mod quality;
 mod ridge;
 mod stats;
 pub mod synth;
@@ -43,3 +48,5 @@ pub use analysis::{analyze, Analysis, Params};
 pub use calibration::Calibration;
 pub use classes::{ClassLimits, ThicknessClass};
 pub use error::{Error, Result};
+pub use photo::{load_photo, PhotoLimits};
+pub use quality::Quality;

@@ -90,13 +90,13 @@ fn bad_files() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         .write_to(&mut tiny, image::ImageFormat::Png)
         .unwrap();
     vec![
-        ("bad/truncated.png", truncated, "image error"),
+        ("bad/truncated.png", truncated, "truncated"),
         (
             "bad/text.png",
             b"not a photo at all\n".to_vec(),
-            "image error",
+            "not an image",
         ),
-        ("bad/empty.png", Vec::new(), "image error"),
+        ("bad/empty.png", Vec::new(), "empty"),
         ("bad/tiny.png", tiny.into_inner(), "too small"),
         ("bad/huge-side.png", png_claiming(60_000, 60_000), "limit"),
         ("bad/huge-alloc.png", png_claiming(16_000, 16_000), "limit"),

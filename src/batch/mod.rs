@@ -27,8 +27,9 @@
 //!   analyses is held, whatever the batch size. (Threads idle at the end of a
 //!   window pick up the parallel stages inside `analyze` of the photos still
 //!   running.) Decoding is bounded per photo by [`BatchConfig::max_decode_bytes`]
-//!   and [`BatchConfig::max_side_px`] (`image::Limits`): a decompression bomb is an
-//!   error row, not an out-of-memory kill.
+//!   and [`BatchConfig::max_side_px`], through [`load_photo`], which checks the
+//!   size a file declares before allocating: a decompression bomb is an error
+//!   row, not an out-of-memory kill.
 //! * **Crash safety.** Rows are appended to `results.jsonl.part`, whole lines,
 //!   flushed and synced after each window. Only when every photo has a row is the
 //!   part file merged into `results.csv.tmp` and `results.jsonl.tmp`, which are
@@ -88,6 +89,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{analyze, Analysis, Params, MIN_SIDE_PX};
 use crate::calibration::Calibration;
 use crate::error::{Error, Result};
+use crate::photo::{load_photo, PhotoLimits};
 
 pub use input::{
     discover, plan, read_manifest, Input, Plan, PATH_COLUMN, PHOTO_EXTENSIONS, UM_PER_PX_COLUMN,
@@ -106,13 +108,7 @@ use store::{digest_hex, io_err};
 /// row writing and final merge cost no measurable time next to the analysis.
 pub const PHOTOS_IN_FLIGHT_PER_THREAD: usize = 2;
 
-/// Default [`BatchConfig::max_decode_bytes`]: 512 MiB, enough for a 100 Mpx
-/// 8-bit RGB photo (300 MB) with the decoder's buffers.
-pub const DEFAULT_MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
-
-/// Default [`BatchConfig::max_side_px`]: 16384 px, beyond any trichoscope or
-/// camera sensor side (a 100 Mpx sensor is 11648 px wide).
-pub const DEFAULT_MAX_SIDE_PX: u32 = 16_384;
+pub use crate::photo::{DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_SIDE_PX};
 
 /// Settings of a batch. Plain data with defaults; checked by
 /// [`BatchConfig::validate`] (which [`run`] calls).
@@ -128,7 +124,8 @@ pub struct BatchConfig {
     /// When resuming, score again the photos of the plan whose rows are errors
     /// (their old rows are removed first).
     pub retry_errors: bool,
-    /// Largest allocation a photo's decoder may make (bytes).
+    /// Largest decoded size of a photo, and largest allocation its decoder may
+    /// make (bytes); see [`PhotoLimits`].
     pub max_decode_bytes: u64,
     /// Largest width or height of a photo (px), checked before decoding pixels.
     pub max_side_px: u32,
@@ -176,33 +173,13 @@ impl BatchConfig {
         Ok(())
     }
 
-    /// The decoder limits of this configuration.
-    pub fn limits(&self) -> image::Limits {
-        let mut limits = image::Limits::default();
-        limits.max_alloc = Some(self.max_decode_bytes);
-        limits.max_image_width = Some(self.max_side_px);
-        limits.max_image_height = Some(self.max_side_px);
-        limits
+    /// The decoding limits of this configuration.
+    pub fn limits(&self) -> PhotoLimits {
+        PhotoLimits {
+            max_decode_bytes: self.max_decode_bytes,
+            max_side_px: self.max_side_px,
+        }
     }
-}
-
-/// Decodes the photo at `path` (format from its content, else its extension)
-/// within `limits`.
-///
-/// # Errors
-/// [`Error::Io`] when the file cannot be opened or read; [`Error::Image`] when it
-/// is not an image of a supported format (PNG, JPEG, TIFF, BMP), is corrupt, or
-/// exceeds `limits` (`image::error::ImageError::Limits`).
-pub fn decode(path: &Path, limits: image::Limits) -> Result<DynamicImage> {
-    let mut reader = image::ImageReader::open(path)
-        .map_err(io_err(path))?
-        .with_guessed_format()
-        .map_err(io_err(path))?;
-    reader.limits(limits);
-    reader.decode().map_err(|source| Error::Image {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 /// Counts of a batch.
@@ -417,12 +394,17 @@ fn score<O: Observer>(input: &Input, config: &BatchConfig, observer: &O) -> Row 
         return Row::error(input, None, problem.clone());
     }
     let Some(um) = input.um_per_px.or(config.um_per_px) else {
+        let e = Error::MissingCalibration {
+            path: input.path.clone(),
+        };
         return Row::error(
             input,
             None,
-            "no calibration: give the photo a um_per_px in the manifest, or the batch a \
-             default (--um-per-px)"
-                .to_string(),
+            format!(
+                "{} (a `{UM_PER_PX_COLUMN}` in the manifest, or the batch's default, \
+                 --um-per-px)",
+                row::photo_error(&e, &input.path)
+            ),
         );
     };
     let failed = |e: &Error| Row::error(input, Some(um), row::photo_error(e, &input.path));
@@ -430,7 +412,7 @@ fn score<O: Observer>(input: &Input, config: &BatchConfig, observer: &O) -> Row 
         Ok(c) => c,
         Err(e) => return failed(&e),
     };
-    let image = match decode(&input.path, config.limits()) {
+    let image = match load_photo(&input.path, config.limits()) {
         Ok(i) => i,
         Err(e) => return failed(&e),
     };

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use trichometry::{analyze, Analysis, Calibration, Error, Params};
+use trichometry::{analyze, load_photo, Analysis, Calibration, Error, Params, PhotoLimits};
 
 use crate::overlay;
 
@@ -34,15 +34,7 @@ fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// Runs `analyze`.
 pub fn run(args: AnalyzeArgs) -> Result<(), Error> {
     let calibration = Calibration::new(args.um_per_px)?;
-    let image = image::ImageReader::open(&args.image)
-        .map_err(io_err(&args.image))?
-        .with_guessed_format()
-        .map_err(io_err(&args.image))?
-        .decode()
-        .map_err(|source| Error::Image {
-            path: args.image.clone(),
-            source,
-        })?;
+    let image = load_photo(&args.image, PhotoLimits::default())?;
     let analysis = analyze(&image, &calibration, &Params::default())?;
     let to_stdout = args.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if !to_stdout {
