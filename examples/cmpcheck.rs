@@ -16,7 +16,15 @@ fn main() -> Result<(), trichometry::Error> {
     let mut cov = [0usize; 3];
     let mut n = 0;
     for seed in seeds {
-        let pair = render_pair(&Scenario::Pair.params(), &change, seed)?;
+        let mut sp = Scenario::Pair.params();
+        if let Ok(v) = std::env::var("SIZE") {
+            let k: Vec<u32> = v.split('x').filter_map(|x| x.parse().ok()).collect();
+            if k.len() == 2 {
+                sp.width_px = k[0];
+                sp.height_px = k[1];
+            }
+        }
+        let pair = render_pair(&sp, &change, seed)?;
         let bi = image::DynamicImage::ImageRgb8(pair.baseline.image.clone());
         let fi = image::DynamicImage::ImageRgb8(pair.followup.image.clone());
         let ba = analyze(
