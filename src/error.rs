@@ -213,6 +213,22 @@ pub enum Error {
         /// What is wrong, naming the folders concerned.
         message: String,
     },
+    /// Two photos of a zone that cannot be registered onto each other (too few
+    /// strands, no agreeing transform, or aligned photos that do not correlate).
+    #[error("cannot register the two photos: {message}")]
+    Registration {
+        /// Why, with the figures that fell short.
+        message: String,
+    },
+    /// A session or timeline file that is not usable (missing field, bad date,
+    /// no photo, photos of different zones or patients).
+    #[error("{}: invalid session: {message}", path.display())]
+    Session {
+        /// The file concerned (empty for sessions built in memory).
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        message: String,
+    },
 }
 
 /// Shorthand for results of this crate.

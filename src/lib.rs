@@ -17,6 +17,13 @@
 //! [`batch`] scores many photos into `results.jsonl` / `results.csv` (in parallel,
 //! resumable, shardable over a cluster).
 //!
+//! Between visits: a [`Session`] is a dated photo (or photos) of one zone; [`register`]
+//! finds the shift, rotation and scale between two photos of the zone; [`compare()`]
+//! follows each hair across them (gained, lost, thickened) and reports every change
+//! with its 95% interval and a verdict; [`growth`] reads hair growth and the
+//! anagen share from a phototrichogram; [`timeline()`] tabulates a series of
+//! sessions with trends and gaps in a treatment course.
+//!
 //! [`synth`] renders photos with exact ground truth and [`eval`] scores an
 //! [`Analysis`] against it.
 //!
@@ -32,21 +39,30 @@ pub mod analysis;
 pub mod batch;
 pub mod calibration;
 pub mod classes;
+pub mod compare;
 pub mod error;
 pub mod eval;
 mod filter;
+pub mod growth;
 mod measure;
 pub mod photo;
 mod preprocess;
 pub mod quality;
+pub mod register;
 mod ridge;
+pub mod session;
 mod stats;
 pub mod synth;
+pub mod timeline;
 mod trace;
 
 pub use analysis::{analyze, Analysis, Params};
 pub use calibration::Calibration;
 pub use classes::{ClassLimits, ThicknessClass};
+pub use compare::{compare, CompareParams, Comparison};
 pub use error::{Error, Result};
 pub use photo::{load_photo, PhotoLimits};
 pub use quality::Quality;
+pub use register::{register, Registration, Similarity};
+pub use session::{Session, Zone};
+pub use timeline::{timeline, Timeline};

@@ -3,8 +3,12 @@
 
 mod analyze_cmd;
 mod batch_cmd;
+mod compare_cmd;
+mod growth_cmd;
 mod overlay;
 mod synth_cmd;
+mod timeline_cmd;
+mod visits;
 
 use std::process::ExitCode;
 
@@ -32,6 +36,15 @@ enum Command {
     Merge(batch_cmd::MergeArgs),
     /// Generate synthetic trichoscopy photos with exact ground truth.
     Synth(synth_cmd::SynthArgs),
+    /// Compare two visits of one zone (photos, saved analyses or sessions): register
+    /// them, follow each hair, report every change with its 95% interval.
+    Compare(compare_cmd::CompareArgs),
+    /// Phototrichogram: per-hair growth and anagen / telogen from two photos of
+    /// clipped hair days apart.
+    Growth(growth_cmd::GrowthArgs),
+    /// A series of sessions of one zone: figures per visit, changes, trends, course
+    /// gaps, and a plot.
+    Timeline(timeline_cmd::TimelineArgs),
 }
 
 /// Exit status of `batch` when it finished but some photos have error rows. A
@@ -67,6 +80,9 @@ fn main() -> ExitCode {
         Command::Batch(args) => batch_cmd::run(args),
         Command::Merge(args) => batch_cmd::merge(args),
         Command::Synth(args) => synth_cmd::run(args).map(|()| batch_cmd::Outcome::AllOk),
+        Command::Compare(args) => compare_cmd::run(args).map(|()| batch_cmd::Outcome::AllOk),
+        Command::Growth(args) => growth_cmd::run(args).map(|()| batch_cmd::Outcome::AllOk),
+        Command::Timeline(args) => timeline_cmd::run(args).map(|()| batch_cmd::Outcome::AllOk),
     };
     match result {
         Ok(batch_cmd::Outcome::AllOk) => ExitCode::SUCCESS,
