@@ -74,17 +74,7 @@ impl Params {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the first offending field.
     pub fn validate(&self) -> Result<()> {
-        let positive = |name: &'static str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(Error::InvalidParameter {
-                    name,
-                    value: v,
-                    expected: "a positive finite number",
-                })
-            }
-        };
+        let positive = crate::error::require_positive;
         positive("min_width_um", self.min_width_um)?;
         positive("max_width_um", self.max_width_um)?;
         if self.max_width_um < self.min_width_um {
@@ -401,12 +391,32 @@ pub fn analyze(
         .map(|(_, m, d)| (m.centerline.as_slice(), *d))
         .collect();
     let blur_margin = 2.0 * blur_px.unwrap_or(1.0) + 3.0;
+    // `[head, tail]` of each kept strand.
+    let crossings: Vec<[bool; 2]> = kept
+        .iter()
+        .enumerate()
+        .map(|(index, (_, m, d_px))| {
+            let n = m.centerline.len();
+            let k = 4.min(n - 1);
+            let across = |end: usize, inner: usize| {
+                ends_across_another(
+                    index,
+                    m.centerline[end],
+                    m.centerline[inner],
+                    *d_px,
+                    &shafts,
+                    blur_margin,
+                )
+            };
+            [across(0, k), across(n - 1, n - 1 - k)]
+        })
+        .collect();
+    drop(shafts);
     let mut results: Vec<StrandResult> = Vec::new();
-    for (index, (polarity, m, d_px)) in kept.iter().enumerate() {
-        let (polarity, d_px) = (*polarity, *d_px);
+    for ((polarity, m, d_px), crossing) in kept.into_iter().zip(crossings) {
         let length_um = m.length_px * um;
         let width_um = d_px * um;
-        let margin = margin_of(m);
+        let margin = margin_of(&m);
         let head = m.centerline[0];
         let tail = m.centerline[m.centerline.len() - 1];
         let (hin, tin) = (inside(head, margin), inside(tail, margin));
@@ -450,19 +460,7 @@ pub fn analyze(
                 ),
             ]
         };
-        let n = m.centerline.len();
-        let k = 4.min(n - 1);
-        let crossing = [
-            hin && (ends_across_another(index, head, m.centerline[k], d_px, &shafts, blur_margin)),
-            tin && (ends_across_another(
-                index,
-                tail,
-                m.centerline[n - 1 - k],
-                d_px,
-                &shafts,
-                blur_margin,
-            )),
-        ];
+        let crossing = [hin && crossing[0], tin && crossing[1]];
         let ends = [
             if crossing[0] {
                 EndKind::Crossing
@@ -512,7 +510,7 @@ pub fn analyze(
         };
         results.push(StrandResult {
             id: results.len(),
-            centerline: m.centerline.clone(),
+            centerline: m.centerline,
             length_um,
             width_um,
             class: params.class_limits.classify(width_um),

@@ -122,17 +122,7 @@ impl CompareParams {
     /// [`Error::InvalidParameter`] naming the offending field.
     pub fn validate(&self) -> Result<()> {
         self.register.validate()?;
-        let positive = |name: &'static str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(Error::InvalidParameter {
-                    name,
-                    value: v,
-                    expected: "a positive finite number",
-                })
-            }
-        };
+        let positive = crate::error::require_positive;
         positive("match_distance_um", self.match_distance_um)?;
         positive("match_angle_deg", self.match_angle_deg)?;
         positive("emergence_tolerance_um", self.emergence_tolerance_um)?;

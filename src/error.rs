@@ -233,3 +233,17 @@ pub enum Error {
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `Ok` when parameter `name`'s `value` is positive and finite, else
+/// [`Error::InvalidParameter`] naming it.
+pub(crate) fn require_positive(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value,
+            expected: "a positive finite number",
+        })
+    }
+}
