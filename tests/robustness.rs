@@ -313,6 +313,43 @@ fn every_pixel_type_loads_and_measures_like_8_bit_rgb() {
     }
 }
 
+/// A float copy of the crop with every 7th pixel set to `bad` in red and green.
+fn float_with(bad: f32) -> DynamicImage {
+    let mut img = crop().to_rgb32f();
+    for (i, p) in img.pixels_mut().enumerate() {
+        if i % 7 == 0 {
+            *p = Rgb([bad, bad, 0.5]);
+        }
+    }
+    DynamicImage::ImageRgb32F(img)
+}
+
+#[test]
+fn float_photos_with_nan_are_corrupt_and_other_extremes_are_clipped() {
+    let bytes = common::encode(&float_with(f32::NAN), ImageFormat::Tiff);
+    match decode(&bytes) {
+        Err(Error::CorruptImage { source, .. }) => {
+            assert!(source.to_string().contains("NaN"), "{source}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A library caller can still hand `analyze` such pixels: they read as black
+    // and every figure stays a number (the JSON reads back equal).
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -5.0] {
+        let a = run(&float_with(bad));
+        assert!(
+            a.quality.mean_level.is_finite() && a.quality.contrast.is_finite(),
+            "{bad}"
+        );
+        let back: Analysis = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a, "{bad}");
+        if !bad.is_nan() {
+            let loaded = decode(&common::encode(&float_with(bad), ImageFormat::Tiff)).unwrap();
+            assert_eq!(run(&loaded), a, "{bad}");
+        }
+    }
+}
+
 /// The eight EXIF orientations, applied by hand (EXIF 2.32, tag 0x0112).
 fn oriented(image: &DynamicImage, orientation: u16) -> DynamicImage {
     match orientation {
