@@ -604,6 +604,37 @@ fn an_empty_batch_writes_empty_results() {
     assert_eq!(csv.lines().count(), 1);
 }
 
+#[test]
+fn absurd_calibrations_in_a_manifest_are_error_rows() {
+    let photos = Photos::new(false);
+    let manifest = photos.root.join("manifest.csv");
+    std::fs::write(
+        &manifest,
+        "path,um_per_px\n\
+         a-dark.png,0\n\
+         d-jpeg.jpg,-6\n\
+         e-blond.png,NaN\n\
+         sub/b-white.png,inf\n\
+         sub/deeper/c-dark.png,0.49\n",
+    )
+    .unwrap();
+    let plan = batch::plan(batch::read_manifest(&manifest).unwrap(), Shard::WHOLE);
+    let out = photos.out("absurd");
+    let s = batch::run(&plan, &out, &config(), &mut ()).unwrap();
+    assert_eq!((s.ok, s.failed), (0, 5));
+    for row in rows(&out) {
+        let message = row.error.as_deref().unwrap();
+        assert!(
+            message.contains("supported range 0.5–50"),
+            "{}: {message}",
+            row.path
+        );
+    }
+    // The table is written, with one row per photo.
+    let table = std::fs::read_to_string(out.join(batch::RESULTS_CSV)).unwrap();
+    assert_eq!(table.lines().count(), 6);
+}
+
 /// Checks, after every row written, that no finished-looking file exists yet.
 struct NothingFinishedYet {
     out: PathBuf,

@@ -622,7 +622,16 @@ fn a_scalp_with_no_hair_is_a_result_of_zero() {
     .unwrap();
     assert_eq!(a.hair_count, 0.0, "{:?}", a.strands.len());
     assert_eq!(a.density_per_cm2, 0.0);
-    assert!(a.density_per_cm2.is_sign_positive(), "no −0 in a table");
+    // Regression (#6): an empty sum was −0.0, shown as "-0" in the JSON and CSV.
+    for v in [
+        a.hair_count,
+        a.density_per_cm2,
+        a.cumulative_thickness_mm_per_cm2,
+    ] {
+        assert!(v.is_sign_positive(), "no −0 in a table");
+    }
+    let json = serde_json::to_string(&a).unwrap();
+    assert!(!json.contains("-0.0"), "{json}");
     assert_eq!(a.density_ci95_per_cm2[0], 0.0);
     assert!(
         a.density_ci95_per_cm2[1] > 0.0,
@@ -688,5 +697,25 @@ mod cli {
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("--um-per-px"));
         assert!(analyze_cli(&good, "=6").status.success());
+    }
+}
+
+/// Regression (#6, found by the fuzz target's round-trip invariant on its seed
+/// corpus): a centreline x of 49.500000000000476 read back from JSON as
+/// 49.50000000000048, so a saved analysis was not the analysis.
+#[test]
+fn regression_6_a_saved_analysis_reads_back_bit_for_bit() {
+    let crop = common::fixture_crop("clipped-white-13", 300, 200, 80, 64);
+    let a = run(&crop);
+    assert!(
+        !a.strands.is_empty(),
+        "the crop has strands with long coordinates"
+    );
+    for text in [
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string_pretty(&a).unwrap(),
+    ] {
+        let back: Analysis = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, a);
     }
 }
