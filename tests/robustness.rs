@@ -719,3 +719,12 @@ fn regression_6_a_saved_analysis_reads_back_bit_for_bit() {
         assert_eq!(back, a);
     }
 }
+
+#[test]
+fn new_public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PhotoLimits>();
+    assert_send_sync::<trichometry::Quality>();
+    assert_send_sync::<QualityIssue>();
+    assert_send_sync::<Error>();
+}
