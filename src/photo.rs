@@ -19,7 +19,8 @@
 //!   unreadable EXIF block is ignored (the photo keeps its stored orientation).
 //! * **Any pixel type** the decoders produce is returned as is: 8- and 16-bit,
 //!   float, grey, grey + alpha, RGB, RGBA; CMYK TIFF is converted to RGB by the
-//!   decoder. [`analyze`](crate::analyze) reads any of them (alpha is ignored).
+//!   decoder. A float image with NaN samples is [`Error::CorruptImage`];
+//!   infinite and out-of-range samples are kept (analysis clips them to 0–1). [`analyze`](crate::analyze) reads any of them (alpha is ignored).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
@@ -267,6 +268,21 @@ fn decode_known<R: BufRead + Seek>(
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    let nan = match &image {
+        DynamicImage::ImageRgb32F(i) => i.as_raw().iter().filter(|v| v.is_nan()).count(),
+        DynamicImage::ImageRgba32F(i) => i.as_raw().iter().filter(|v| v.is_nan()).count(),
+        _ => 0,
+    };
+    if nan > 0 {
+        return Err(Error::CorruptImage {
+            path: path.to_path_buf(),
+            format: format_name(format),
+            source: ImageError::Decoding(DecodingError::new(
+                ImageFormatHint::Exact(format),
+                format!("{nan} samples are NaN (not a number)"),
+            )),
+        });
+    }
     image.apply_orientation(orientation);
     Ok(image)
 }

@@ -84,7 +84,11 @@ pub(crate) fn prepare(image: &DynamicImage, linearize: bool) -> Prepared {
             let raw = rgb.as_raw();
             for (c, plane) in planes.iter_mut().enumerate() {
                 for (i, o) in plane.data.iter_mut().enumerate() {
-                    *o = decode(raw[i * 3 + c].clamp(0.0, 1.0));
+                    // NaN (missing data in a float image) reads as black:
+                    // `clamp` would keep it and it would spread through every
+                    // filter (#6).
+                    let v = raw[i * 3 + c];
+                    *o = decode(if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) });
                 }
             }
         }

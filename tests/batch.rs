@@ -604,6 +604,121 @@ fn an_empty_batch_writes_empty_results() {
     assert_eq!(csv.lines().count(), 1);
 }
 
+#[test]
+fn absurd_calibrations_in_a_manifest_are_error_rows() {
+    let photos = Photos::new(false);
+    let manifest = photos.root.join("manifest.csv");
+    std::fs::write(
+        &manifest,
+        "path,um_per_px\n\
+         a-dark.png,0\n\
+         d-jpeg.jpg,-6\n\
+         e-blond.png,NaN\n\
+         sub/b-white.png,inf\n\
+         sub/deeper/c-dark.png,0.49\n",
+    )
+    .unwrap();
+    let plan = batch::plan(batch::read_manifest(&manifest).unwrap(), Shard::WHOLE);
+    let out = photos.out("absurd");
+    let s = batch::run(&plan, &out, &config(), &mut ()).unwrap();
+    assert_eq!((s.ok, s.failed), (0, 5));
+    for row in rows(&out) {
+        let message = row.error.as_deref().unwrap();
+        assert!(
+            message.contains("supported range 0.5–50"),
+            "{}: {message}",
+            row.path
+        );
+    }
+    // The table is written, with one row per photo.
+    let table = std::fs::read_to_string(out.join(batch::RESULTS_CSV)).unwrap();
+    assert_eq!(table.lines().count(), 6);
+}
+
+/// Checks, after every row written, that no finished-looking file exists yet.
+struct NothingFinishedYet {
+    out: PathBuf,
+    rows: usize,
+}
+
+impl Observer for NothingFinishedYet {
+    fn written(&mut self, _: &Row) {
+        self.rows += 1;
+        for name in [batch::RESULTS_JSONL, batch::RESULTS_CSV] {
+            assert!(
+                !self.out.join(name).exists(),
+                "{name} exists after {} rows",
+                self.rows
+            );
+        }
+    }
+}
+
+#[test]
+fn finished_files_appear_whole_at_the_end_and_no_temporary_file_is_left() {
+    let photos = Photos::new(true);
+    let plan = photos.plan(Shard::WHOLE);
+    let out = photos.out("atomic");
+    let mut watch = NothingFinishedYet {
+        out: out.clone(),
+        rows: 0,
+    };
+    batch::run(&plan, &out, &config(), &mut watch).unwrap();
+    assert_eq!(watch.rows, plan.inputs.len());
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [batch::BATCH_JSON, batch::RESULTS_CSV, batch::RESULTS_JSONL]
+    );
+    assert_eq!(rows(&out).len(), plan.inputs.len());
+}
+
+#[test]
+fn a_row_cut_at_every_byte_resumes_to_the_same_results() {
+    // A crash can stop the part file at any byte of its last row.
+    let photos = Photos::new(false);
+    let plan = photos.plan(Shard::WHOLE);
+    let reference = photos.out("reference");
+    batch::run(&plan, &reference, &config(), &mut ()).unwrap();
+    let text = std::fs::read_to_string(reference.join(batch::RESULTS_JSONL)).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let (kept, last) = (lines[..2].concat(), lines[2]);
+    let resumed = BatchConfig {
+        resume: true,
+        ..config()
+    };
+    // Cuts spread over the row (a row with strands runs to kilobytes), its
+    // first byte and its last (all but the newline).
+    let step = (last.len() / 6).max(1);
+    for cut in (0..last.len()).step_by(step).chain([last.len() - 1]) {
+        let out = photos.out(&format!("cut-{cut}"));
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::copy(
+            reference.join(batch::BATCH_JSON),
+            out.join(batch::BATCH_JSON),
+        )
+        .unwrap();
+        std::fs::write(
+            out.join(batch::RESULTS_PART),
+            format!("{kept}{}", &last[..cut]),
+        )
+        .unwrap();
+        let s = batch::run(&plan, &out, &resumed, &mut ()).unwrap();
+        assert_eq!(s.skipped, 2, "cut {cut}");
+        assert_eq!(s.rows, plan.inputs.len() as u64, "cut {cut}");
+        for name in [batch::RESULTS_JSONL, batch::RESULTS_CSV] {
+            assert!(
+                bytes(&out, name) == bytes(&reference, name),
+                "cut {cut}: {name}"
+            );
+        }
+    }
+}
+
 #[cfg(feature = "cli")]
 mod cli {
     use super::*;
@@ -726,5 +841,81 @@ mod cli {
         ]);
         assert_eq!(o.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&o.stderr).contains("calibration"));
+    }
+
+    #[test]
+    fn a_killed_batch_resumes_to_the_uninterrupted_results() {
+        // Enough photos that one thread is still busy when the kill comes.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("photos");
+        std::fs::create_dir_all(&root).unwrap();
+        for i in 0..24 {
+            let (_, bytes) = &good_photos()[i % 3];
+            std::fs::write(root.join(format!("p{i:02}.png")), bytes).unwrap();
+        }
+        let args = |out: &Path, resume: bool| {
+            let mut a: Vec<std::ffi::OsString> = vec![
+                "batch".into(),
+                root.clone().into(),
+                "--out".into(),
+                out.into(),
+                "--um-per-px".into(),
+                "6".into(),
+                "--threads".into(),
+                "1".into(),
+                "--quiet".into(),
+            ];
+            if resume {
+                a.push("--resume".into());
+            }
+            a
+        };
+        let reference = dir.path().join("reference");
+        let o = Command::new(env!("CARGO_BIN_EXE_trichometry"))
+            .args(args(&reference, false))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+        let out = dir.path().join("killed");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trichometry"))
+            .args(args(&out, false))
+            .spawn()
+            .unwrap();
+        let part = out.join(batch::RESULTS_PART);
+        let started = std::time::Instant::now();
+        loop {
+            let rows = std::fs::read_to_string(&part)
+                .map(|t| t.lines().count())
+                .unwrap_or(0);
+            if rows >= 3 {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "no rows written"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the batch finished before it could be killed"
+        );
+        child.kill().unwrap(); // SIGKILL: no chance to clean up
+        child.wait().unwrap();
+        assert!(!out.join(batch::RESULTS_JSONL).exists());
+        assert!(!out.join(batch::RESULTS_CSV).exists());
+
+        let o = Command::new(env!("CARGO_BIN_EXE_trichometry"))
+            .args(args(&out, true))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for name in [batch::RESULTS_JSONL, batch::RESULTS_CSV] {
+            assert!(
+                bytes(&out, name) == bytes(&reference, name),
+                "{name} differs"
+            );
+        }
     }
 }

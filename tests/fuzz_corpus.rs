@@ -1,4 +1,5 @@
-//! Replays the fuzz corpus (`fuzz/corpus/*`) and the inputs of past findings
+//! Replays the fuzz corpus (`fuzz/corpus/*`: the seeds and a size-limited part
+//! of the minimised corpus of the fuzz runs) and the inputs of past findings
 //! (`fuzz/regressions/*`) through the functions the fuzz targets call, on the
 //! stable toolchain, so that CI exercises them without nightly or cargo-fuzz.
 //! `REGENERATE=1 cargo test --release --test fuzz_corpus` rewrites the seeds
@@ -54,7 +55,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     .into_iter()
     .enumerate()
     {
-        let crop = common::fixture_crop(stem, x, y, 80, 64);
+        let crop = common::fixture_crop(stem, x, y, 64, 48);
         out.push((
             format!("seed-{i}-rgb8.png"),
             common::encode(&crop, ImageFormat::Png),
@@ -102,7 +103,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
 }
 
 fn json_seeds() -> Vec<(String, Vec<u8>)> {
-    let crop = common::fixture_crop("clipped-dark-11", 200, 150, 120, 100);
+    let crop = common::fixture_crop("clipped-white-13", 300, 200, 80, 64);
     let a = trichometry::analyze(
         &crop,
         &trichometry::Calibration::new(6.0).unwrap(),

@@ -313,6 +313,43 @@ fn every_pixel_type_loads_and_measures_like_8_bit_rgb() {
     }
 }
 
+/// A float copy of the crop with every 7th pixel set to `bad` in red and green.
+fn float_with(bad: f32) -> DynamicImage {
+    let mut img = crop().to_rgb32f();
+    for (i, p) in img.pixels_mut().enumerate() {
+        if i % 7 == 0 {
+            *p = Rgb([bad, bad, 0.5]);
+        }
+    }
+    DynamicImage::ImageRgb32F(img)
+}
+
+#[test]
+fn float_photos_with_nan_are_corrupt_and_other_extremes_are_clipped() {
+    let bytes = common::encode(&float_with(f32::NAN), ImageFormat::Tiff);
+    match decode(&bytes) {
+        Err(Error::CorruptImage { source, .. }) => {
+            assert!(source.to_string().contains("NaN"), "{source}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A library caller can still hand `analyze` such pixels: they read as black
+    // and every figure stays a number (the JSON reads back equal).
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -5.0] {
+        let a = run(&float_with(bad));
+        assert!(
+            a.quality.mean_level.is_finite() && a.quality.contrast.is_finite(),
+            "{bad}"
+        );
+        let back: Analysis = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a, "{bad}");
+        if !bad.is_nan() {
+            let loaded = decode(&common::encode(&float_with(bad), ImageFormat::Tiff)).unwrap();
+            assert_eq!(run(&loaded), a, "{bad}");
+        }
+    }
+}
+
 /// The eight EXIF orientations, applied by hand (EXIF 2.32, tag 0x0112).
 fn oriented(image: &DynamicImage, orientation: u16) -> DynamicImage {
     match orientation {
@@ -585,7 +622,16 @@ fn a_scalp_with_no_hair_is_a_result_of_zero() {
     .unwrap();
     assert_eq!(a.hair_count, 0.0, "{:?}", a.strands.len());
     assert_eq!(a.density_per_cm2, 0.0);
-    assert!(a.density_per_cm2.is_sign_positive(), "no −0 in a table");
+    // Regression (#6): an empty sum was −0.0, shown as "-0" in the JSON and CSV.
+    for v in [
+        a.hair_count,
+        a.density_per_cm2,
+        a.cumulative_thickness_mm_per_cm2,
+    ] {
+        assert!(v.is_sign_positive(), "no −0 in a table");
+    }
+    let json = serde_json::to_string(&a).unwrap();
+    assert!(!json.contains("-0.0"), "{json}");
     assert_eq!(a.density_ci95_per_cm2[0], 0.0);
     assert!(
         a.density_ci95_per_cm2[1] > 0.0,
@@ -652,4 +698,33 @@ mod cli {
         assert!(String::from_utf8_lossy(&out.stderr).contains("--um-per-px"));
         assert!(analyze_cli(&good, "=6").status.success());
     }
+}
+
+/// Regression (#6, found by the fuzz target's round-trip invariant on its seed
+/// corpus): a centreline x of 49.500000000000476 read back from JSON as
+/// 49.50000000000048, so a saved analysis was not the analysis.
+#[test]
+fn regression_6_a_saved_analysis_reads_back_bit_for_bit() {
+    let crop = common::fixture_crop("clipped-white-13", 300, 200, 80, 64);
+    let a = run(&crop);
+    assert!(
+        !a.strands.is_empty(),
+        "the crop has strands with long coordinates"
+    );
+    for text in [
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string_pretty(&a).unwrap(),
+    ] {
+        let back: Analysis = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, a);
+    }
+}
+
+#[test]
+fn new_public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PhotoLimits>();
+    assert_send_sync::<trichometry::Quality>();
+    assert_send_sync::<QualityIssue>();
+    assert_send_sync::<Error>();
 }

@@ -94,6 +94,8 @@ pub(crate) fn photo_error(err: &dyn std::error::Error, photo: &std::path::Path) 
 /// name) come between `status` and `um_per_px`. Figures are those of
 /// [`Analysis`]; `strands` is the number of strands traced (counted or not);
 /// a cell is empty where the figure does not exist (error rows, no blur estimate).
+/// `reliable`, `edge_blur_sigma_um` and `quality_issues` (the issue kinds, joined
+/// by `;`) are the photo's [`Quality`](crate::quality::Quality) verdict.
 pub const RESULT_COLUMNS: &[&str] = &[
     "path",
     "status",
@@ -119,6 +121,9 @@ pub const RESULT_COLUMNS: &[&str] = &[
     "follicular_unit_density_per_cm2",
     "hairs_per_follicular_unit",
     "blur_sigma_um",
+    "reliable",
+    "edge_blur_sigma_um",
+    "quality_issues",
     "strands",
     "error",
 ];
@@ -162,8 +167,23 @@ pub(crate) struct AnalysisHead {
     follicular_unit_density_per_cm2: Option<f64>,
     hairs_per_follicular_unit: Option<f64>,
     blur_sigma_um: Option<f64>,
+    quality: Option<QualityHead>,
     #[serde(deserialize_with = "count_elements")]
     strands: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct QualityHead {
+    reliable: Option<bool>,
+    edge_blur_sigma_um: Option<f64>,
+    issues: Option<Vec<IssueHead>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IssueHead {
+    kind: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -233,6 +253,7 @@ impl LineHead {
         let dims = a.image.as_ref();
         let ci = a.density_ci95_per_cm2.unwrap_or([None, None]);
         let classes = a.class_density_per_cm2.as_ref();
+        let quality = a.quality.as_ref();
         r.extend([
             cell(self.um_per_px),
             cell(dims.and_then(|d| d.width)),
@@ -256,6 +277,18 @@ impl LineHead {
             cell(a.follicular_unit_density_per_cm2),
             cell(a.hairs_per_follicular_unit),
             cell(a.blur_sigma_um),
+            cell(quality.and_then(|q| q.reliable)),
+            cell(quality.and_then(|q| q.edge_blur_sigma_um)),
+            quality
+                .and_then(|q| q.issues.as_ref())
+                .map(|issues| {
+                    issues
+                        .iter()
+                        .filter_map(|i| i.kind.as_deref())
+                        .collect::<Vec<_>>()
+                        .join(";")
+                })
+                .unwrap_or_default(),
             cell(a.strands),
             self.error.clone().unwrap_or_default(),
         ]);
@@ -273,6 +306,7 @@ mod tests {
             "metadata":{"zone":"vertex","patient":"P1"},
             "analysis":{"image":{"width":200,"height":160},"hair_count":2.5,
             "density_ci95_per_cm2":[1.0,null],"blur_sigma_um":null,"follicular_units":2,
+            "quality":{"reliable":false,"edge_blur_sigma_um":12.5,"issues":[{"kind":"blurred","blur_sigma_um":12.5,"max_um":10.0},{"kind":"low_contrast"}]},
             "strands":[{"id":0},{"id":1},{"id":2}],"future_field":[1,2]}}"#;
         let head: LineHead = serde_json::from_str(line).unwrap();
         let meta: BTreeSet<String> = ["patient", "zone", "date"]
@@ -295,6 +329,9 @@ mod tests {
         assert_eq!(get("density_ci95_low_per_cm2"), "1");
         assert_eq!(get("density_ci95_high_per_cm2"), "");
         assert_eq!(get("blur_sigma_um"), "");
+        assert_eq!(get("reliable"), "false");
+        assert_eq!(get("edge_blur_sigma_um"), "12.5");
+        assert_eq!(get("quality_issues"), "blurred;low_contrast");
         assert_eq!(get("strands"), "3");
         assert_eq!(get("error"), "");
     }
