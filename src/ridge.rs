@@ -29,7 +29,7 @@
 
 use rayon::prelude::*;
 
-use crate::filter::{filter_cols, filter_rows, gaussian_kernel, Plane, ROWS_PER_TASK};
+use crate::filter::{Derivatives, Plane, ROWS_PER_TASK};
 
 /// How far outside its pixel (±0.5 px) a sub-pixel centre may fall and still make
 /// the pixel a line point. Exactly 0.5 loses shafts centred on a pixel boundary:
@@ -179,32 +179,20 @@ pub(crate) fn detect(absorbance: &Plane, sigmas_px: &[f64]) -> RidgeMap {
         offset: vec![0.0; n],
         sigmas_px: sigmas_px.to_vec(),
     };
-    let mut sx0 = Plane::new(width, height);
-    let mut sx1 = Plane::new(width, height);
-    let mut sx2 = Plane::new(width, height);
-    let mut lxx = Plane::new(width, height);
-    let mut lyy = Plane::new(width, height);
-    let mut lxy = Plane::new(width, height);
-    let mut lx = Plane::new(width, height);
-    let mut ly = Plane::new(width, height);
+    let mut d = Derivatives::new();
     for (k, &sigma) in sigmas_px.iter().enumerate() {
-        let g0 = gaussian_kernel(sigma, 0);
-        let g1 = gaussian_kernel(sigma, 1);
-        let g2 = gaussian_kernel(sigma, 2);
-        filter_rows(absorbance, &g0, &mut sx0);
-        filter_rows(absorbance, &g1, &mut sx1);
-        filter_rows(absorbance, &g2, &mut sx2);
-        filter_cols(&sx2, &g0, &mut lxx);
-        filter_cols(&sx0, &g2, &mut lyy);
-        filter_cols(&sx1, &g1, &mut lxy);
-        filter_cols(&sx1, &g0, &mut lx);
-        filter_cols(&sx0, &g1, &mut ly);
+        d.compute(absorbance, sigma);
         let s2 = (sigma * sigma) as f32;
         let s1 = sigma as f32;
         // Noise of a directional, σ²-normalised second derivative at this scale.
-        let scaled: Vec<f32> = lxx.data.iter().map(|v| v * s2).collect();
-        let noise = robust_noise(&scaled, width);
-        let (lxx, lyy, lxy, lx, ly) = (&lxx.data, &lyy.data, &lxy.data, &lx.data, &ly.data);
+        let noise = robust_noise(&d.lxx.data, width) * s2;
+        let (lxx, lyy, lxy, lx, ly) = (
+            &d.lxx.data,
+            &d.lyy.data,
+            &d.lxy.data,
+            &d.lx.data,
+            &d.ly.data,
+        );
         let chunk = ROWS_PER_TASK * width.max(1);
         map.snr
             .par_chunks_mut(chunk)
