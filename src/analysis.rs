@@ -535,7 +535,7 @@ pub fn analyze(
 }
 
 /// Side of the blocks over which the skin level is taken (µm).
-const BACKGROUND_BLOCK_UM: f64 = 400.0;
+pub(crate) const BACKGROUND_BLOCK_UM: f64 = 400.0;
 
 /// A light strand's flanks must be at least this fraction of the skin level.
 const LIGHT_FLANK_MIN: f64 = 0.75;

@@ -51,6 +51,8 @@ pub mod quality;
 pub mod register;
 mod ridge;
 pub mod session;
+#[doc(hidden)]
+pub mod stages;
 mod stats;
 pub mod synth;
 pub mod timeline;

@@ -1,0 +1,83 @@
+//! The pipeline's stages one at a time, for the per-stage benchmarks
+//! (`benches/stages.rs`). Not a stable API: the types are opaque and the
+//! functions do exactly what [`crate::analyze`] does at each step, with the
+//! same parameters, so a stage's time here is its time inside `analyze`.
+
+use crate::analysis::{Params, BACKGROUND_BLOCK_UM};
+use crate::calibration::Calibration;
+use crate::measure::measure;
+use crate::preprocess::{prepare, Background};
+use crate::ridge::{detect, scale_ladder, RidgeMap};
+use crate::trace::{bridge, trace, Strand, TraceParams};
+use image::DynamicImage;
+use rayon::prelude::*;
+
+/// Working planes of one photo (output of [`preprocess`]).
+#[derive(Debug)]
+pub struct Planes(crate::preprocess::Prepared);
+
+/// Per-pixel line response (output of [`ridge`]).
+#[derive(Debug)]
+pub struct Ridges(RidgeMap);
+
+/// Traced, bridged strands (output of [`trace_strands`]).
+#[derive(Debug)]
+pub struct Strands(Vec<Strand>);
+
+impl Strands {
+    /// Number of strands.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no strand was traced.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Stage 1: colour planes, mean level and hair-contrast (absorbance) plane, and
+/// the skin-level map.
+pub fn preprocess(image: &DynamicImage, calibration: &Calibration, params: &Params) -> Planes {
+    let prep = prepare(image, params.assume_srgb);
+    let block = (BACKGROUND_BLOCK_UM / calibration.um_per_px())
+        .round()
+        .max(16.0) as usize;
+    std::hint::black_box(Background::new(&prep.mean, block));
+    Planes(prep)
+}
+
+/// Stage 2: the multi-scale Hessian line detector over the calibration's widths.
+pub fn ridge(planes: &Planes, calibration: &Calibration, params: &Params) -> Ridges {
+    let um = calibration.um_per_px();
+    let sigmas = scale_ladder(params.min_width_um / um, params.max_width_um / um);
+    Ridges(detect(&planes.0.absorbance, &sigmas))
+}
+
+/// Stage 3: hysteresis tracing of centrelines and bridging of gaps.
+pub fn trace_strands(ridges: &Ridges, params: &Params) -> Strands {
+    let strands = trace(
+        &ridges.0,
+        TraceParams {
+            snr_high: params.snr_high as f32,
+            snr_low: params.snr_low as f32,
+        },
+    );
+    Strands(bridge(strands, 2.5, 30.0))
+}
+
+/// Stage 4: length and cross-section fit of every strand; returns how many
+/// strands gave a width.
+pub fn measure_strands(
+    planes: &Planes,
+    strands: &Strands,
+    calibration: &Calibration,
+    params: &Params,
+) -> usize {
+    let trim_px = params.end_trim_um / calibration.um_per_px();
+    strands
+        .0
+        .par_iter()
+        .filter_map(|s| measure(&planes.0, s, trim_px)?.diameter_px)
+        .count()
+}
