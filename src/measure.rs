@@ -452,6 +452,10 @@ pub(crate) struct ProfileFit {
     pub residual: f64,
 }
 
+/// Smallest blur (Gaussian σ, px) the profile fit considers: below a fifth of a
+/// pixel the sampling, not the optics, shapes the profile.
+pub(crate) const MIN_FIT_BLUR_PX: f64 = 0.2;
+
 /// Number of quadrature nodes across the shaft in the model.
 const SHAPE_NODES: usize = 24;
 
@@ -580,7 +584,32 @@ fn model_on_grid(grid: &Grid, c: f64, r: f64, sigma: f64, q: f64, out: &mut Vec<
 
 /// Fits the blurred-cylinder model to `(offset, occlusion)` samples. With
 /// `fixed_sigma`, the blur is held; otherwise it is fitted too.
+///
+/// The model's width, blur and opacity trade off against each other along a
+/// shallow valley, and where the simplex stops in it depends on the side it
+/// starts from. So the profile is fitted as given and mirrored (`d → −d`: the
+/// same section seen from the other side, as in a photo turned by 180°), and the
+/// closer fit is kept; a section then measures the same from either side.
 pub(crate) fn fit_profile(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> Option<ProfileFit> {
+    let mirrored: Vec<(f64, f64)> = profile.iter().rev().map(|&(d, v)| (-d, v)).collect();
+    let fits = [
+        fit_one_side(profile, fixed_sigma),
+        fit_one_side(&mirrored, fixed_sigma),
+    ];
+    match fits {
+        [Some((a, sa)), Some((b, sb))] => {
+            Some(if sb < sa || (sb == sa && b.radius_px < a.radius_px) {
+                b
+            } else {
+                a
+            })
+        }
+        [a, b] => a.or(b).map(|(f, _)| f),
+    }
+}
+
+/// [`fit_profile`] from one side: the fit and its sum of squared residuals.
+fn fit_one_side(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> Option<(ProfileFit, f64)> {
     if profile.len() < 5 {
         return None;
     }
@@ -607,7 +636,12 @@ pub(crate) fn fit_profile(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> O
         let r = p[1].exp();
         let q = p[2].exp();
         let sigma = fixed_sigma.unwrap_or_else(|| p[3].exp());
-        if c.abs() > 2.0 || r > reach || r < 0.05 || !(0.2..=reach).contains(&sigma) || q > 60.0 {
+        if c.abs() > 2.0
+            || r > reach
+            || r < 0.05
+            || !(MIN_FIT_BLUR_PX..=reach).contains(&sigma)
+            || q > 60.0
+        {
             return (f64::INFINITY, 0.0);
         }
         match &grid {
@@ -641,12 +675,13 @@ pub(crate) fn fit_profile(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> O
         return None;
     }
     let rms = (sse / ys.len() as f64).sqrt();
-    Some(ProfileFit {
+    let fit = ProfileFit {
         radius_px: best[1].exp(),
         sigma_px: fixed_sigma.unwrap_or_else(|| best[3].exp()),
         amplitude: a,
         residual: rms / a.abs().max(1e-9),
-    })
+    };
+    Some((fit, sse))
 }
 
 /// Simplex size at which [`nelder_mead`] stops.
