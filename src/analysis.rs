@@ -8,7 +8,7 @@ use crate::calibration::Calibration;
 use crate::classes::{ClassLimits, ThicknessClass};
 use crate::error::{Error, Result};
 use crate::filter::Plane;
-use crate::measure::{measure, Measured};
+use crate::measure::{measure, Measured, MIN_FIT_BLUR_PX};
 use crate::preprocess::{prepare, Background};
 use crate::quality::{assess_planes, Quality};
 use crate::ridge::{detect, scale_ladder};
@@ -42,6 +42,17 @@ pub struct Params {
     pub vessel_red_green_ratio: f64,
     /// Emergence points closer than this belong to one follicular unit (µm).
     pub follicular_unit_radius_um: f64,
+    /// A shaft end counts as fading into the skin (an emergence) when its
+    /// contrast falls from 80 % to 30 % over at least this length (µm), and over
+    /// more than the optical blur can spread a crisp cut tip.
+    pub fade_min_um: f64,
+    /// Side of the square blocks over which the skin level is taken (µm): wider
+    /// than a follicular unit, so hair covers a minority of any block, and
+    /// narrower than the photo's vignetting and uneven light.
+    pub background_block_um: f64,
+    /// How far past a shaft's edge (µm) the surroundings of its end are read, to
+    /// tell an end in a follicle opening shared with other shafts.
+    pub end_surround_um: f64,
     /// Thickness class limits.
     pub class_limits: ClassLimits,
     /// Undo the sRGB transfer curve (true for camera JPEG/PNG files).
@@ -61,6 +72,9 @@ impl Default for Params {
             end_trim_um: 120.0,
             vessel_red_green_ratio: 0.3,
             follicular_unit_radius_um: 100.0,
+            fade_min_um: FADE_MIN_UM,
+            background_block_um: 400.0,
+            end_surround_um: 25.0,
             class_limits: ClassLimits::default(),
             assume_srgb: true,
             max_pixels: 100_000_000,
@@ -109,6 +123,9 @@ impl Params {
             });
         }
         positive("follicular_unit_radius_um", self.follicular_unit_radius_um)?;
+        positive("fade_min_um", self.fade_min_um)?;
+        positive("background_block_um", self.background_block_um)?;
+        positive("end_surround_um", self.end_surround_um)?;
         self.class_limits.validate()?;
         if self.max_pixels == 0 {
             return Err(Error::InvalidParameter {
@@ -246,7 +263,7 @@ pub struct Analysis {
 /// detection). Each end of a strand is classified:
 /// * **border**: within the border margin, the strand leaves the field;
 /// * **fade**: the centre contrast falls from 80 % to 30 % over at least
-///   [`FADE_MIN_UM`] (and more than the optical blur can spread a cut tip): the
+///   [`Params::fade_min_um`] (and more than the optical blur can spread a cut tip): the
 ///   shaft enters the skin;
 /// * **unresolved**: the contrast never falls, the end runs into something as dark
 ///   as the shaft (an opening shared with other shafts);
@@ -295,7 +312,7 @@ pub fn analyze(
     let quality = assess_planes(&prep.rgb, &prep.mean, um);
     let background = Background::new(
         &prep.mean,
-        (BACKGROUND_BLOCK_UM / um).round().max(16.0) as usize,
+        background_block_px(params.background_block_um, um),
     );
     let sigmas = scale_ladder(params.min_width_um / um, params.max_width_um / um);
     let ridge = detect(&prep.absorbance, &sigmas);
@@ -313,16 +330,39 @@ pub fn analyze(
         .filter_map(|s| measure(&prep, s, trim_px).map(|m| (s.polarity, m)))
         .collect();
 
-    // The photo's blur, from shafts wide enough (≥ 3σ) that blur and width separate.
-    let mut blur: Vec<f64> = measured
-        .iter()
-        .filter_map(|(_, m)| {
-            let s = m.free_sigma_px?;
-            let d = m.diameter_px?;
-            (d >= 3.0 * s && m.fit_residual < 0.2 && m.length_px * um >= params.min_length_um)
-                .then_some(s)
-        })
-        .collect();
+    // The photo's blur, from shafts wide enough (≥ 3σ) that blur and width
+    // separate, long enough to be hairs, and whose profile the model fits: first
+    // those fitted closely, with their middle sections whole inside the photo
+    // and not at the fit's lower bound of blur (where it traded blur for
+    // opacity); a strand along the photo's edge, a blob or two merged shafts fit
+    // loosely and pull the blur anywhere. Where no shaft is that clean, any
+    // fitted one.
+    let blur_of = |strict: bool| -> Vec<f64> {
+        measured
+            .iter()
+            .filter_map(|(_, m)| {
+                let s = m.free_sigma_px?;
+                let d = m.diameter_px?;
+                let mid = m.centerline[m.centerline.len() / 2];
+                let reach = 3.0 * m.sigma_det_px + 4.0;
+                let clean = m.fit_residual < BLUR_FIT_MAX_RESIDUAL
+                    && s > 1.05 * MIN_FIT_BLUR_PX
+                    && mid[0] > reach
+                    && mid[1] > reach
+                    && mid[0] < f64::from(width) - reach
+                    && mid[1] < f64::from(height) - reach;
+                (d >= 3.0 * s
+                    && m.fit_residual < BLUR_FIT_LOOSE_RESIDUAL
+                    && (clean || !strict)
+                    && m.length_px * um >= params.min_length_um)
+                    .then_some(s)
+            })
+            .collect()
+    };
+    let mut blur = blur_of(true);
+    if blur.is_empty() {
+        blur = blur_of(false);
+    }
     let blur_px = median(&mut blur);
     if let Some(b) = blur_px {
         measured
@@ -422,7 +462,7 @@ pub fn analyze(
         let (hin, tin) = (inside(head, margin), inside(tail, margin));
         // Each end: at the border, a crisp tip, a fade into the skin (emergence), or
         // unresolved (it runs into something as dark as the shaft).
-        let fade_min_px = (FADE_MIN_UM / um).max(3.0 * blur_px.unwrap_or(0.0) + 2.5);
+        let fade_min_px = (params.fade_min_um / um).max(3.0 * blur_px.unwrap_or(0.0) + 2.5);
         let kind = |inside_: bool, t: f64| {
             if !inside_ {
                 EndKind::Border
@@ -442,7 +482,7 @@ pub fn analyze(
                 let l = v[0].hypot(v[1]).max(1e-9);
                 [v[0] / l, v[1] / l]
             };
-            let r = 0.5 * d_px + (25.0 / um).max(2.0);
+            let r = 0.5 * d_px + (params.end_surround_um / um).max(2.0);
             [
                 end_surround(
                     &prep.mean,
@@ -534,8 +574,16 @@ pub fn analyze(
     ))
 }
 
-/// Side of the blocks over which the skin level is taken (µm).
-pub(crate) const BACKGROUND_BLOCK_UM: f64 = 400.0;
+/// Side of the skin-level blocks in pixels: [`Params::background_block_um`],
+/// at least 16 px so that a block's median has enough skin in it.
+pub(crate) fn background_block_px(block_um: f64, um_per_px: f64) -> usize {
+    (block_um / um_per_px).round().max(16.0) as usize
+}
+
+/// Largest RMS residual (÷ amplitude) of a cross-section fit that measures the
+/// photo's blur; [`BLUR_FIT_LOOSE_RESIDUAL`] where no fit is that close.
+const BLUR_FIT_MAX_RESIDUAL: f64 = 0.05;
+const BLUR_FIT_LOOSE_RESIDUAL: f64 = 0.2;
 
 /// A light strand's flanks must be at least this fraction of the skin level.
 const LIGHT_FLANK_MIN: f64 = 0.75;
@@ -552,9 +600,7 @@ const MIN_ASPECT: f64 = 3.0;
 /// in a follicle opening shared with other shafts (see [`end_surround`]).
 const OPENING_SURROUND_MAX: f64 = 0.8;
 
-/// A shaft end counts as fading into the skin (an emergence) when its contrast
-/// falls from 80 % to 30 % over at least this length (µm) — and over more than the
-/// optical blur can spread a crisp cut tip.
+/// Default of [`Params::fade_min_um`].
 pub const FADE_MIN_UM: f64 = 30.0;
 
 /// Smallest fitted amplitude (occlusion of the unblurred shaft) of a hair: a

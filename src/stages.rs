@@ -3,7 +3,7 @@
 //! functions do exactly what [`crate::analyze`] does at each step, with the
 //! same parameters, so a stage's time here is its time inside `analyze`.
 
-use crate::analysis::{Params, BACKGROUND_BLOCK_UM};
+use crate::analysis::{background_block_px, Params};
 use crate::calibration::Calibration;
 use crate::measure::measure;
 use crate::preprocess::{prepare, Background};
@@ -40,9 +40,7 @@ impl Strands {
 /// the skin-level map.
 pub fn preprocess(image: &DynamicImage, calibration: &Calibration, params: &Params) -> Planes {
     let prep = prepare(image, params.assume_srgb);
-    let block = (BACKGROUND_BLOCK_UM / calibration.um_per_px())
-        .round()
-        .max(16.0) as usize;
+    let block = background_block_px(params.background_block_um, calibration.um_per_px());
     std::hint::black_box(Background::new(&prep.mean, block));
     Planes(prep)
 }
