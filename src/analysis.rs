@@ -11,9 +11,9 @@ use crate::filter::Plane;
 use crate::measure::{measure, Measured, MIN_FIT_BLUR_PX};
 use crate::preprocess::{prepare, Background};
 use crate::quality::{assess_planes, Quality};
-use crate::ridge::{detect, scale_ladder};
+use crate::ridge::{detect, scale_ladder, RidgeMap};
 use crate::stats::{median, poisson_ci95};
-use crate::trace::{bridge, trace, TraceParams};
+use crate::trace::{bridge, trace, Strand, TraceParams};
 
 /// Smallest side accepted by [`analyze`] (px): a few shaft widths plus filter support.
 pub const MIN_SIDE_PX: u32 = 16;
@@ -314,16 +314,8 @@ pub fn analyze(
         &prep.mean,
         background_block_px(params.background_block_um, um),
     );
-    let sigmas = scale_ladder(params.min_width_um / um, params.max_width_um / um);
-    let ridge = detect(&prep.absorbance, &sigmas);
-    let strands = trace(
-        &ridge,
-        TraceParams {
-            snr_high: params.snr_high as f32,
-            snr_low: params.snr_low as f32,
-        },
-    );
-    let strands = bridge(strands, 2.5, 30.0);
+    let ridge = detect_ridges(&prep.absorbance, params, um);
+    let strands = trace_strands(&ridge, params);
     let trim_px = params.end_trim_um / um;
     let mut measured: Vec<(i8, Measured)> = strands
         .par_iter()
@@ -572,6 +564,29 @@ pub fn analyze(
         blur_px.map(|b| b * um),
         quality,
     ))
+}
+
+/// Stage 2 of [`analyze`]: the line detector over the scales of the searched
+/// shaft widths.
+pub(crate) fn detect_ridges(absorbance: &Plane, params: &Params, um_per_px: f64) -> RidgeMap {
+    let sigmas = scale_ladder(
+        params.min_width_um / um_per_px,
+        params.max_width_um / um_per_px,
+    );
+    detect(absorbance, &sigmas)
+}
+
+/// Stage 3 of [`analyze`]: hysteresis tracing, then gaps bridged across
+/// crossings (up to 2.5 widths, 30° off line).
+pub(crate) fn trace_strands(ridge: &RidgeMap, params: &Params) -> Vec<Strand> {
+    let strands = trace(
+        ridge,
+        TraceParams {
+            snr_high: params.snr_high as f32,
+            snr_low: params.snr_low as f32,
+        },
+    );
+    bridge(strands, 2.5, 30.0)
 }
 
 /// Side of the skin-level blocks in pixels: [`Params::background_block_um`],

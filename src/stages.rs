@@ -3,12 +3,12 @@
 //! functions do exactly what [`crate::analyze`] does at each step, with the
 //! same parameters, so a stage's time here is its time inside `analyze`.
 
-use crate::analysis::{background_block_px, Params};
+use crate::analysis::{self, background_block_px, Params};
 use crate::calibration::Calibration;
 use crate::measure::measure;
 use crate::preprocess::{prepare, Background};
-use crate::ridge::{detect, scale_ladder, RidgeMap};
-use crate::trace::{bridge, trace, Strand, TraceParams};
+use crate::ridge::RidgeMap;
+use crate::trace::Strand;
 use image::DynamicImage;
 use rayon::prelude::*;
 
@@ -47,21 +47,16 @@ pub fn preprocess(image: &DynamicImage, calibration: &Calibration, params: &Para
 
 /// Stage 2: the multi-scale Hessian line detector over the calibration's widths.
 pub fn ridge(planes: &Planes, calibration: &Calibration, params: &Params) -> Ridges {
-    let um = calibration.um_per_px();
-    let sigmas = scale_ladder(params.min_width_um / um, params.max_width_um / um);
-    Ridges(detect(&planes.0.absorbance, &sigmas))
+    Ridges(analysis::detect_ridges(
+        &planes.0.absorbance,
+        params,
+        calibration.um_per_px(),
+    ))
 }
 
 /// Stage 3: hysteresis tracing of centrelines and bridging of gaps.
 pub fn trace_strands(ridges: &Ridges, params: &Params) -> Strands {
-    let strands = trace(
-        &ridges.0,
-        TraceParams {
-            snr_high: params.snr_high as f32,
-            snr_low: params.snr_low as f32,
-        },
-    );
-    Strands(bridge(strands, 2.5, 30.0))
+    Strands(analysis::trace_strands(&ridges.0, params))
 }
 
 /// Stage 4: length and cross-section fit of every strand; returns how many
