@@ -5,19 +5,24 @@
 //!
 //! 1. **Matching.** A follow-up strand matches a baseline strand when, after the
 //!    transform, their centrelines run together (mean distance within
-//!    [`CompareParams::match_distance_um`] over at least half of the shorter one),
-//!    in the same direction (within [`CompareParams::match_angle_deg`]), and, when
-//!    both emergence points are known, these lie within
-//!    [`CompareParams::emergence_tolerance_um`]. Pairs are taken greedily, closest
-//!    first, one to one.
+//!    [`CompareParams::match_distance_um`] over at least half of the shorter one)
+//!    in the same direction (within [`CompareParams::match_angle_deg`]). With both
+//!    photos at hand, each photo must also show the other visit's path: along it,
+//!    at least [`CompareParams::lookback_min_ratio`] of the contrast of the strand
+//!    found there. Hairs of one opening leave one point in nearly one direction,
+//!    so this is what keeps a hair lost at follow-up from matching a sibling.
+//!    Without the photos, the emergence points (when both are known) must lie
+//!    within [`CompareParams::emergence_tolerance_um`] instead. Pairs are taken
+//!    greedily, closest first, one to one.
 //! 2. **Look-back.** A counted strand left unmatched is either a hair gained or
 //!    lost, or a hair the detector missed in the other visit. With both photos
 //!    at hand the path of the strand is carried into the other photo and its
 //!    cross-section contrast read there: at least
 //!    [`CompareParams::lookback_min_ratio`] of its own contrast means the hair is
 //!    there (missed by the detector, persisting); less means it is not (gained or
-//!    lost). So a change is counted as hairs gained and lost, not as the
-//!    difference of two noisy counts.
+//!    lost). A hair whose path runs out of the other photo within a few pixels
+//!    cannot be read there and is taken as persisting. So a change is counted
+//!    as hairs gained and lost, not as the difference of two noisy counts.
 //! 3. **Figures.** Only hairs emerging in the overlap of both fields count. The
 //!    per-visit recall of the detector is estimated from the persisting hairs
 //!    (capture–recapture: the share of hairs seen at one visit that the detector
@@ -73,8 +78,8 @@ pub struct CompareParams {
     /// Largest angle between the two strands of one hair (degrees).
     pub match_angle_deg: f64,
     /// Largest distance between the two emergence points of one hair, when both
-    /// are known (µm). Hairs of one opening emerge within ~100 µm of each other;
-    /// they are told apart by direction.
+    /// are known (µm), when matching without the photos. Hairs of one opening
+    /// emerge within ~100 µm of each other; they are told apart by direction.
     pub emergence_tolerance_um: f64,
     /// A strand missing in the other visit's analysis counts as present there when
     /// the other photo shows at least this share of its own contrast along its path.
@@ -893,9 +898,15 @@ pub(crate) fn hair_records(
             if line_angle(b.dir, f.dir) > max_angle {
                 continue;
             }
-            if let (Some(eb), Some(ef)) = (b.s.emergence, f.s.emergence) {
-                if dist(t.apply(eb), ef) > e_tol {
-                    continue;
+            // Without the photos, the emergence points are what tells the hairs of
+            // one opening apart. With them, the photo check below does, and the
+            // emergence end the tracer inferred (the less stable end of a shaft
+            // broken at a crossing) must not keep one hair from matching itself.
+            if planes.is_none() {
+                if let (Some(eb), Some(ef)) = (b.s.emergence, f.s.emergence) {
+                    if dist(t.apply(eb), ef) > e_tol {
+                        continue;
+                    }
                 }
             }
             let (short, long) = if b.pts.len() <= f.pts.len() {
@@ -913,10 +924,21 @@ pub(crate) fn hair_records(
     let mut match_b: Vec<Option<usize>> = vec![None; base.strands.len()];
     let mut match_f: Vec<Option<usize>> = vec![None; follow.strands.len()];
     for (_, i, j) in cands {
-        if match_b[i].is_none() && match_f[j].is_none() {
-            match_b[i] = Some(j);
-            match_f[j] = Some(i);
+        if match_b[i].is_some() || match_f[j].is_some() {
+            continue;
         }
+        if let Some((pb, pf)) = planes {
+            if !same_hair_in_both_photos(
+                (pb, &base.strands[i], base.um_per_px),
+                (pf, &follow.strands[j], um_f),
+                t,
+                params.lookback_min_ratio,
+            ) {
+                continue;
+            }
+        }
+        match_b[i] = Some(j);
+        match_f[j] = Some(i);
     }
 
     let (wb, hb) = (f64::from(base.image.width), f64::from(base.image.height));
@@ -970,9 +992,10 @@ pub(crate) fn hair_records(
             None if s.count_weight > 0.0 => {
                 let present = planes.map(|(pb, pf)| {
                     let own = path_contrast(pb, &s.centerline, s, base.um_per_px, 1.0);
-                    let path: Vec<[f64; 2]> = s.centerline.iter().map(|p| t.apply(*p)).collect();
+                    let path = path_inside(pf, s, um_f, s.centerline.iter().map(|p| t.apply(*p)));
                     let other = path_contrast(pf, &path, s, um_f, 2.5);
-                    own > 0.0 && other >= params.lookback_min_ratio * own
+                    path.len() < MIN_LOOKBACK_POINTS
+                        || (own > 0.0 && other >= params.lookback_min_ratio * own)
                 });
                 let fate = if present == Some(true) {
                     HairFate::PersistsMissedAtFollowup
@@ -990,9 +1013,10 @@ pub(crate) fn hair_records(
         }
         let present = planes.map(|(pb, pf)| {
             let own = path_contrast(pf, &s.centerline, s, um_f, 1.0);
-            let path: Vec<[f64; 2]> = s.centerline.iter().map(|p| t.invert(*p)).collect();
+            let path = path_inside(pb, s, base.um_per_px, s.centerline.iter().map(|p| t.invert(*p)));
             let other = path_contrast(pb, &path, s, base.um_per_px, 2.5);
-            own > 0.0 && other >= params.lookback_min_ratio * own
+            path.len() < MIN_LOOKBACK_POINTS
+                || (own > 0.0 && other >= params.lookback_min_ratio * own)
         });
         let fate = if present == Some(true) {
             HairFate::PersistsMissedAtBaseline
@@ -1004,6 +1028,56 @@ pub(crate) fn hair_records(
     merge_fragments(&mut out, base, follow);
     out.retain(|r| r.anchor_px[0].is_finite() && in_overlap(r.anchor_px));
     out
+}
+
+/// Fewest centreline points (about one per pixel) of a path inside the other
+/// photo for the look-back to decide. A hair whose emergence lies in the overlap
+/// but whose shaft runs out of the other photo within a few pixels cannot be
+/// read there; it is taken as persisting (missed), the common case, rather than
+/// as a change the photo cannot show.
+const MIN_LOOKBACK_POINTS: usize = 10;
+
+/// The points of a path (already in the photo's pixels) that lie inside the photo
+/// with room for the cross-section of `s` read there: outside, the photo says
+/// nothing, and a path read past its edge would find no hair where one may be.
+fn path_inside(
+    plane: &Plane,
+    s: &StrandResult,
+    um: f64,
+    path: impl Iterator<Item = [f64; 2]>,
+) -> Vec<[f64; 2]> {
+    let m = 0.5 * s.width_um / um + 6.0;
+    let (w, h) = (plane.width as f64, plane.height as f64);
+    path.filter(|p| p[0] >= m && p[1] >= m && p[0] <= w - m && p[1] <= h - m)
+        .collect()
+}
+
+/// Whether two matched strands trace one hair, read in the photos themselves: in
+/// each photo, the other visit's path (carried over by the transform) shows at
+/// least `min_ratio` of the contrast along the strand found there. Hairs of one
+/// opening leave from one point in nearly one direction, so a hair lost at
+/// follow-up can match a sibling by its geometry alone; its own path is then empty
+/// skin at follow-up. Comparing with the contrast of the same photo, not with the
+/// other visit's, keeps a hair that thinned or thickened matched.
+fn same_hair_in_both_photos(
+    (pb, sb, um_b): (&Plane, &StrandResult, f64),
+    (pf, sf, um_f): (&Plane, &StrandResult, f64),
+    t: &Similarity,
+    min_ratio: f64,
+) -> bool {
+    let path_b_in_f = path_inside(pf, sf, um_f, sb.centerline.iter().map(|p| t.apply(*p)));
+    let path_f_in_b = path_inside(pb, sb, um_b, sf.centerline.iter().map(|p| t.invert(*p)));
+    let shows = |plane: &Plane, own: &StrandResult, um: f64, other_path: &[[f64; 2]]| {
+        if other_path.len() < MIN_LOOKBACK_POINTS {
+            return true;
+        }
+        let there = path_contrast(plane, &own.centerline, own, um, 1.0);
+        // Measured with the found strand's width and polarity: that is the hair
+        // the other path should show if it is the same one.
+        let along = path_contrast(plane, other_path, own, um, 2.5);
+        there <= 0.0 || along >= min_ratio * there
+    };
+    shows(pf, sf, um_f, &path_b_in_f) && shows(pb, sb, um_b, &path_f_in_b)
 }
 
 /// Largest gap between two fragments of one hair, end to end (µm). The tracer
