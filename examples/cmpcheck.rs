@@ -142,12 +142,155 @@ fn main() -> Result<(), trichometry::Error> {
                     } else {
                         "persists"
                     };
+                    let other = match (r.baseline_strand, r.followup_strand) {
+                        (Some(_), Some(j)) => {
+                            let fs = &fa.strands[j];
+                            let (d2, id2) =
+                                near(&t.followup, fs.centerline[fs.centerline.len() / 2]);
+                            format!(" || matched followup strand w {:.0} -> followup truth {id2} (d {d2:.1}) = baseline id {:?}", fs.width_um, t.followup_to_baseline.get(id2))
+                        }
+                        _ => String::new(),
+                    };
+                    println!("{other}");
                     println!("   {:?} strand w {:.0} len {:.0} at {:?} anchor {:?} emerg {:?} cw {} -> truth hair {id} (d {d:.1}) w {:.0} {status} truth emergence {:?} in field {}", r.fate, s.width_um, s.length_um, mid, r.anchor_px, s.emergence, s.count_weight, tr.hairs[id].width_um, tr.hairs[id].emergence_px, tr.hairs[id].emergence_in_field);
                 }
             }
         }
+        let mut ev = String::new();
+        if std::env::var("EV").is_ok() {
+            use trichometry::compare::HairFate;
+            let near = |tr: &trichometry::synth::Truth, p: [f64; 2]| {
+                let mut best = (f64::INFINITY, 0usize);
+                for hh in &tr.hairs {
+                    for q in &hh.centerline_px {
+                        let d = (q[0] - p[0]).hypot(q[1] - p[1]);
+                        if d < best.0 {
+                            best = (d, hh.id);
+                        }
+                    }
+                }
+                best
+            };
+            let mid =
+                |s: &trichometry::analysis::StrandResult| s.centerline[s.centerline.len() / 2];
+            let (mut tl, mut fl, mut tg, mut fg) = (0, 0, 0, 0);
+            let mut gained_ids = Vec::new();
+            for r in &c.hairs {
+                match r.fate {
+                    HairFate::Lost => {
+                        let id = near(&t.baseline, mid(&ba.strands[r.baseline_strand.unwrap()])).1;
+                        if t.lost_baseline_ids.contains(&id) {
+                            tl += 1
+                        } else {
+                            fl += 1
+                        }
+                    }
+                    HairFate::Gained => {
+                        let id = near(&t.followup, mid(&fa.strands[r.followup_strand.unwrap()])).1;
+                        if t.new_followup_ids.contains(&id) {
+                            tg += 1;
+                            gained_ids.push(id)
+                        } else {
+                            fg += 1
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let mut cls = [[0usize; 2]; 2];
+            for x in fh.iter().filter(|x| t.new_followup_ids.contains(&x.id)) {
+                let v = usize::from(x.width_um < 30.0);
+                cls[v][usize::from(gained_ids.contains(&x.id))] += 1;
+            }
+            ev = format!(" || G {gained}: tg {tg} fg {fg} | L {lost}: tl {tl} fl {fl} | new vellus found {}/{} other {}/{}", cls[1][1], cls[1][0]+cls[1][1], cls[0][1], cls[0][0]+cls[0][1]);
+        }
+        if std::env::var("MISS").is_ok() {
+            use trichometry::compare::HairFate;
+            let near = |tr: &trichometry::synth::Truth, p: [f64; 2]| {
+                let mut best = (f64::INFINITY, 0usize);
+                for hh in &tr.hairs {
+                    for q in &hh.centerline_px {
+                        let d = (q[0] - p[0]).hypot(q[1] - p[1]);
+                        if d < best.0 {
+                            best = (d, hh.id);
+                        }
+                    }
+                }
+                best
+            };
+            let mid =
+                |s: &trichometry::analysis::StrandResult| s.centerline[s.centerline.len() / 2];
+            let bid: Vec<usize> = ba
+                .strands
+                .iter()
+                .map(|s| near(&t.baseline, mid(s)).1)
+                .collect();
+            let fid: Vec<Option<usize>> = fa
+                .strands
+                .iter()
+                .map(|s| t.followup_to_baseline[near(&t.followup, mid(s)).1])
+                .collect();
+            let desc =
+                |s: &trichometry::analysis::StrandResult| {
+                    let c = &s.centerline;
+                    let (a, b) = (c[0], c[c.len() - 1]);
+                    format!(
+                    "#{} w {:.0} len {:.0} from ({:.0},{:.0}) to ({:.0},{:.0}) emerg {:?} cw {}",
+                    s.id, s.width_um, s.length_um, a[0], a[1], b[0], b[1],
+                    s.emergence.map(|e| [e[0].round(), e[1].round()]), s.count_weight
+                )
+                };
+            for r in &c.hairs {
+                match r.fate {
+                    HairFate::PersistsMissedAtFollowup => {
+                        let i = r.baseline_strand.unwrap();
+                        let k = bid[i];
+                        let others: Vec<String> = (0..fa.strands.len())
+                            .filter(|&j| fid[j] == Some(k))
+                            .map(|j| {
+                                let fr = c
+                                    .hairs
+                                    .iter()
+                                    .find(|q| q.followup_strand == Some(j))
+                                    .map(|q| format!("{:?}", q.fate));
+                                format!("{} [{fr:?}]", desc(&fa.strands[j]))
+                            })
+                            .collect();
+                        println!(
+                            "  PMF base {} truth {k}: followup {:?}",
+                            desc(&ba.strands[i]),
+                            others
+                        );
+                    }
+                    HairFate::PersistsMissedAtBaseline => {
+                        let j = r.followup_strand.unwrap();
+                        let Some(k) = fid[j] else {
+                            println!("  PMB follow {} truth NEW", desc(&fa.strands[j]));
+                            continue;
+                        };
+                        let others: Vec<String> = (0..ba.strands.len())
+                            .filter(|&i| bid[i] == k)
+                            .map(|i| {
+                                let fr = c
+                                    .hairs
+                                    .iter()
+                                    .find(|q| q.baseline_strand == Some(i))
+                                    .map(|q| format!("{:?}", q.fate));
+                                format!("{} [{fr:?}]", desc(&ba.strands[i]))
+                            })
+                            .collect();
+                        println!(
+                            "  PMB follow {} truth {k}: baseline {:?}",
+                            desc(&fa.strands[j]),
+                            others
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
         println!(
-            "seed {seed}: nb {nb} G {gained} L {lost} | Δ% est {:+.1} [{:+.1},{:+.1}] true {:+.1} err {:+.1} {} | Δw est {:+.2} [{:+.2},{:+.2}] true {:+.2} err {:+.2} | Δv est {:+.3} true {:+.3} | m {} pb {} pf {} g {} l {} rb {:.2} rf {:.2} nB {:.0}",
+            "seed {seed}: nb {nb} G {gained} L {lost} | Δ% est {:+.1} [{:+.1},{:+.1}] true {:+.1} err {:+.1} {} | Δw est {:+.2} [{:+.2},{:+.2}] true {:+.2} err {:+.2} | Δv est {:+.3} true {:+.3} | m {} pb {} pf {} g {} l {} rb {:.2} rf {:.2} nB {:.0}{ev}",
             d.value, d.ci95[0], d.ci95[1], t.density_change_pct, d.value - t.density_change_pct, d.verdict.words(),
             mw.value, mw.ci95[0], mw.ci95[1], t.mean_width_change_um, mw.value - t.mean_width_change_um,
             v.value, dv, bk.followed, bk.missed_at_followup, bk.missed_at_baseline, bk.gained_detected, bk.lost_detected, bk.baseline_recall, bk.followup_recall, c.baseline.hairs

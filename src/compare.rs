@@ -10,8 +10,9 @@
 //!    photos at hand, each photo must also show the other visit's path: along it,
 //!    at least [`CompareParams::lookback_min_ratio`] of the contrast of the strand
 //!    found there. Hairs of one opening leave one point in nearly one direction,
-//!    so this is what keeps a hair lost at follow-up from matching a sibling.
-//!    Without the photos, the emergence points (when both are known) must lie
+//!    so this is what keeps a hair lost at follow-up from matching a sibling
+//!    ([`CompareParams::verify_matches_in_photos`]). Without the photos (or that
+//!    check), the emergence points (when both are known) must lie
 //!    within [`CompareParams::emergence_tolerance_um`] instead. Pairs are taken
 //!    greedily, closest first, one to one.
 //! 2. **Look-back.** A counted strand left unmatched is either a hair gained or
@@ -91,6 +92,11 @@ pub struct CompareParams {
     pub bootstrap_replicates: usize,
     /// Seed of the bootstrap (results are reproducible).
     pub seed: u64,
+    /// With both photos at hand, check each match in the photos themselves (see
+    /// the module docs) instead of by the emergence points. Off for a
+    /// phototrichogram, where hairs grow between the photos and two paths of one
+    /// hair differ in length by design.
+    pub verify_matches_in_photos: bool,
     /// Divide the counts of hairs gained and lost by the detector's estimated
     /// recall (see the module docs).
     pub recall_correction: bool,
@@ -114,6 +120,7 @@ impl Default for CompareParams {
             thickened_um: 5.0,
             bootstrap_replicates: 2000,
             seed: 0x7E57,
+            verify_matches_in_photos: true,
             recall_correction: true,
             width_reproducibility_um: 1.0,
         }
@@ -883,6 +890,7 @@ pub(crate) fn hair_records(
     let tol = params.match_distance_um / um_f;
     let e_tol = params.emergence_tolerance_um / um_f;
     let max_angle = params.match_angle_deg.to_radians();
+    let verify = planes.filter(|_| params.verify_matches_in_photos);
     let mut cands: Vec<(f64, usize, usize)> = Vec::new();
     for (i, b) in sb.iter().enumerate() {
         let Some(b) = b else { continue };
@@ -902,7 +910,7 @@ pub(crate) fn hair_records(
             // one opening apart. With them, the photo check below does, and the
             // emergence end the tracer inferred (the less stable end of a shaft
             // broken at a crossing) must not keep one hair from matching itself.
-            if planes.is_none() {
+            if verify.is_none() {
                 if let (Some(eb), Some(ef)) = (b.s.emergence, f.s.emergence) {
                     if dist(t.apply(eb), ef) > e_tol {
                         continue;
@@ -927,7 +935,7 @@ pub(crate) fn hair_records(
         if match_b[i].is_some() || match_f[j].is_some() {
             continue;
         }
-        if let Some((pb, pf)) = planes {
+        if let Some((pb, pf)) = verify {
             if !same_hair_in_both_photos(
                 (pb, &base.strands[i], base.um_per_px),
                 (pf, &follow.strands[j], um_f),
@@ -1013,7 +1021,12 @@ pub(crate) fn hair_records(
         }
         let present = planes.map(|(pb, pf)| {
             let own = path_contrast(pf, &s.centerline, s, um_f, 1.0);
-            let path = path_inside(pb, s, base.um_per_px, s.centerline.iter().map(|p| t.invert(*p)));
+            let path = path_inside(
+                pb,
+                s,
+                base.um_per_px,
+                s.centerline.iter().map(|p| t.invert(*p)),
+            );
             let other = path_contrast(pb, &path, s, base.um_per_px, 2.5);
             path.len() < MIN_LOOKBACK_POINTS
                 || (own > 0.0 && other >= params.lookback_min_ratio * own)

@@ -37,7 +37,12 @@ pub struct GrowthParams {
 impl Default for GrowthParams {
     fn default() -> Self {
         GrowthParams {
-            compare: CompareParams::default(),
+            // Hairs grow between the two photos: a match is not checked by
+            // reading one visit's (shorter) path in the other photo.
+            compare: CompareParams {
+                verify_matches_in_photos: false,
+                ..CompareParams::default()
+            },
             anagen_min_mm_per_day: 0.1,
             border_margin_px: 3.0,
         }
