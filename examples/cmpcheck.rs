@@ -4,6 +4,25 @@ use trichometry::compare::{compare, CompareParams, Photo};
 use trichometry::synth::{render_pair, PairChange, Scenario};
 use trichometry::{analyze, Calibration, Params};
 
+/// The truth hair whose centreline passes closest to `p`, and that distance (px).
+fn near(tr: &trichometry::synth::Truth, p: [f64; 2]) -> (f64, usize) {
+    let mut best = (f64::INFINITY, 0usize);
+    for hh in &tr.hairs {
+        for q in &hh.centerline_px {
+            let d = (q[0] - p[0]).hypot(q[1] - p[1]);
+            if d < best.0 {
+                best = (d, hh.id);
+            }
+        }
+    }
+    best
+}
+
+/// The middle point of a strand's centreline (px).
+fn mid(s: &trichometry::analysis::StrandResult) -> [f64; 2] {
+    s.centerline[s.centerline.len() / 2]
+}
+
 fn main() -> Result<(), trichometry::Error> {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_default();
@@ -108,18 +127,6 @@ fn main() -> Result<(), trichometry::Error> {
         }
         if std::env::var("DEBUG").is_ok() {
             use trichometry::compare::HairFate;
-            let near = |tr: &trichometry::synth::Truth, p: [f64; 2]| {
-                let mut best = (f64::INFINITY, 0usize);
-                for hh in &tr.hairs {
-                    for q in &hh.centerline_px {
-                        let d = (q[0] - p[0]).hypot(q[1] - p[1]);
-                        if d < best.0 {
-                            best = (d, hh.id);
-                        }
-                    }
-                }
-                best
-            };
             for r in &c.hairs {
                 if matches!(r.fate, HairFate::Gained | HairFate::Lost)
                     || std::env::var("ALL").is_ok()
@@ -159,20 +166,6 @@ fn main() -> Result<(), trichometry::Error> {
         let mut ev = String::new();
         if std::env::var("EV").is_ok() {
             use trichometry::compare::HairFate;
-            let near = |tr: &trichometry::synth::Truth, p: [f64; 2]| {
-                let mut best = (f64::INFINITY, 0usize);
-                for hh in &tr.hairs {
-                    for q in &hh.centerline_px {
-                        let d = (q[0] - p[0]).hypot(q[1] - p[1]);
-                        if d < best.0 {
-                            best = (d, hh.id);
-                        }
-                    }
-                }
-                best
-            };
-            let mid =
-                |s: &trichometry::analysis::StrandResult| s.centerline[s.centerline.len() / 2];
             let (mut tl, mut fl, mut tg, mut fg) = (0, 0, 0, 0);
             let mut gained_ids = Vec::new();
             for r in &c.hairs {
@@ -206,20 +199,6 @@ fn main() -> Result<(), trichometry::Error> {
         }
         if std::env::var("MISS").is_ok() {
             use trichometry::compare::HairFate;
-            let near = |tr: &trichometry::synth::Truth, p: [f64; 2]| {
-                let mut best = (f64::INFINITY, 0usize);
-                for hh in &tr.hairs {
-                    for q in &hh.centerline_px {
-                        let d = (q[0] - p[0]).hypot(q[1] - p[1]);
-                        if d < best.0 {
-                            best = (d, hh.id);
-                        }
-                    }
-                }
-                best
-            };
-            let mid =
-                |s: &trichometry::analysis::StrandResult| s.centerline[s.centerline.len() / 2];
             let bid: Vec<usize> = ba
                 .strands
                 .iter()

@@ -949,7 +949,8 @@ pub fn overlap_polygon(t: &Similarity, baseline: [u32; 2], followup: [u32; 2]) -
     clip_to_rect(&poly, f64::from(baseline[0]), f64::from(baseline[1]))
 }
 
-fn clip_to_rect(poly: &[[f64; 2]], w: f64, h: f64) -> Vec<[f64; 2]> {
+/// Sutherland–Hodgman clip of a polygon to `[0, w] × [0, h]`.
+pub(crate) fn clip_to_rect(poly: &[[f64; 2]], w: f64, h: f64) -> Vec<[f64; 2]> {
     type Edge = fn(&[f64; 2], f64, f64) -> f64;
     let edges: [Edge; 4] = [
         |p, _, _| p[0],

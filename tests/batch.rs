@@ -1,6 +1,8 @@
 //! Integration tests of batch scoring (#5): rows, bad files, order, thread
 //! independence, resume, shards and merge, manifests, and the CLI.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -45,43 +47,6 @@ fn good_photos() -> &'static [(&'static str, Vec<u8>)] {
     })
 }
 
-/// CRC-32 (IEEE), for hand-made PNG chunks.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A PNG whose header claims `width`×`height` pixels of 16-bit RGB (a
-/// decompression bomb: a few bytes that would decode to gigabytes).
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut chunk = |kind: &[u8], data: &[u8]| {
-        out.extend((data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend(data);
-        out.extend(&body);
-        out.extend(crc32(&body).to_be_bytes());
-    };
-    let mut ihdr = Vec::new();
-    ihdr.extend(width.to_be_bytes());
-    ihdr.extend(height.to_be_bytes());
-    ihdr.extend([16, 2, 0, 0, 0]);
-    chunk(b"IHDR", &ihdr);
-    chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-    chunk(b"IEND", &[]);
-    out
-}
-
 /// Bad files and the text their error row must contain.
 fn bad_files() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let truncated = good_photos()[0].1[..400].to_vec();
@@ -98,8 +63,16 @@ fn bad_files() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         ("bad/empty.png", Vec::new(), "empty"),
         ("bad/tiny.png", tiny.into_inner(), "too small"),
-        ("bad/huge-side.png", png_claiming(60_000, 60_000), "limit"),
-        ("bad/huge-alloc.png", png_claiming(16_000, 16_000), "limit"),
+        (
+            "bad/huge-side.png",
+            common::png_claiming(60_000, 60_000),
+            "limit",
+        ),
+        (
+            "bad/huge-alloc.png",
+            common::png_claiming(16_000, 16_000),
+            "limit",
+        ),
     ]
 }
 

@@ -13,6 +13,7 @@ use super::scene::{self, Scene, SpacingGrid, UnitKind};
 use super::truth::{PairTransform, PairTruth};
 use super::{baseline_view, build_truth, hair_relevant, shoot, write_json, Synthetic};
 use crate::error::Result;
+use crate::register::{clip_to_rect, polygon_area};
 
 /// Largest hair width after thickening (µm).
 const MAX_WIDTH_UM: f64 = 120.0;
@@ -313,53 +314,6 @@ fn apply_change(base: &Scene, p: &SceneParams, change: &PairChange, seed: u64) -
     }
     s.hairs.retain(|hr| !lost.contains(&hr.uid));
     s
-}
-
-/// Sutherland–Hodgman clip of a polygon to `[0, w] × [0, h]`.
-fn clip_to_rect(poly: &[[f64; 2]], w: f64, h: f64) -> Vec<[f64; 2]> {
-    type Edge = fn(&[f64; 2], f64, f64) -> f64;
-    // Signed "inside" distance of each rectangle edge.
-    let edges: [Edge; 4] = [
-        |p, _, _| p[0],
-        |p, w, _| w - p[0],
-        |p, _, _| p[1],
-        |p, _, h| h - p[1],
-    ];
-    let mut out = poly.to_vec();
-    for e in edges {
-        if out.is_empty() {
-            break;
-        }
-        let input = std::mem::take(&mut out);
-        for i in 0..input.len() {
-            let a = input[i];
-            let b = input[(i + 1) % input.len()];
-            let (da, db) = (e(&a, w, h), e(&b, w, h));
-            if da >= 0.0 {
-                out.push(a);
-            }
-            if (da >= 0.0) != (db >= 0.0) {
-                let t = da / (da - db);
-                out.push([a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]);
-            }
-        }
-    }
-    out
-}
-
-/// Shoelace area of a polygon.
-fn polygon_area(poly: &[[f64; 2]]) -> f64 {
-    let n = poly.len();
-    if n < 3 {
-        return 0.0;
-    }
-    let mut s = 0.0;
-    for i in 0..n {
-        let a = poly[i];
-        let b = poly[(i + 1) % n];
-        s += a[0] * b[1] - b[0] * a[1];
-    }
-    (s / 2.0).abs()
 }
 
 #[cfg(test)]

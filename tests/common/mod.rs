@@ -1,4 +1,4 @@
-//! Helpers shared by the robustness and fuzz-corpus tests: encoders for every
+//! Helpers shared by the robustness, batch and fuzz-corpus tests: encoders for every
 //! pixel type and container the loader must read, and hand-written EXIF.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
