@@ -138,6 +138,12 @@ pub struct RegisterParams {
     pub min_correlation: f64,
     /// Refine on the images (stage 2) when both photos are given.
     pub refine_on_images: bool,
+    /// Share of the smaller photo the registered photos must overlap on. Two
+    /// photos of one zone, re-placed by its landmarks, overlap on most of the
+    /// field; a transform that leaves a sliver has correlated on too few
+    /// pixels to be trusted (a generated phototrichogram pair was aligned
+    /// 511 px off on 18 % of its field at a correlation of 0.23).
+    pub min_overlap_fraction: f64,
 }
 
 impl Default for RegisterParams {
@@ -148,6 +154,7 @@ impl Default for RegisterParams {
             min_inliers: 5,
             min_correlation: 0.2,
             refine_on_images: true,
+            min_overlap_fraction: 0.3,
         }
     }
 }
@@ -189,6 +196,15 @@ impl RegisterParams {
                 "min_correlation",
                 self.min_correlation,
                 "a correlation in -1..=1",
+            );
+        }
+        if !(self.min_overlap_fraction.is_finite()
+            && (0.0..=1.0).contains(&self.min_overlap_fraction))
+        {
+            return bad(
+                "min_overlap_fraction",
+                self.min_overlap_fraction,
+                "a fraction in 0..=1",
             );
         }
         Ok(())
@@ -1143,7 +1159,20 @@ pub fn register(
         [baseline.image.width, baseline.image.height],
         [followup.image.width, followup.image.height],
     );
-    let overlap_area_cm2 = polygon_area(&poly) * um_b * um_b / 1e8;
+    let overlap_px = polygon_area(&poly);
+    let smaller_px = (f64::from(baseline.image.width) * f64::from(baseline.image.height))
+        .min(f64::from(followup.image.width) * f64::from(followup.image.height) / (scale * scale));
+    if overlap_px < params.min_overlap_fraction * smaller_px {
+        return Err(Error::Registration {
+            message: format!(
+                "the registered photos overlap on {:.0} % of the smaller one, below {:.0} %: \
+                 not the same zone, or a transform that cannot be trusted",
+                100.0 * overlap_px / smaller_px.max(1e-9),
+                100.0 * params.min_overlap_fraction
+            ),
+        });
+    }
+    let overlap_area_cm2 = overlap_px * um_b * um_b / 1e8;
     Ok(Registration {
         transform: t,
         calibration_scale: scale,

@@ -278,6 +278,7 @@ fn apply_change(base: &Scene, p: &SceneParams, change: &PairChange, seed: u64) -
             hr.width_um = (hr.width_um + change.thickening_um).min(MAX_WIDTH_UM);
         }
     }
+    grow_clipped_hairs(&mut s, change, seed);
     let n_base = base.hairs.len();
     let mut cr = rng::stream(change_seed, u64::MAX);
     let mean_new = change.new_hair_fraction * n_base as f64;
@@ -314,6 +315,46 @@ fn apply_change(base: &Scene, p: &SceneParams, change: &PairChange, seed: u64) -
     }
     s.hairs.retain(|hr| !lost.contains(&hr.uid));
     s
+}
+
+/// A phototrichogram's days: each clipped hair is in anagen with probability
+/// `anagen_fraction` and then grows by a rate drawn from `growth_um_per_day`
+/// times `growth_days`, its shaft pushed out along its last direction (the
+/// emergence stays). Drawn from a stream of its own, so the other changes of a
+/// pair do not depend on it.
+fn grow_clipped_hairs(s: &mut Scene, change: &PairChange, seed: u64) {
+    if change.growth_days <= 0.0 {
+        return;
+    }
+    let grow_seed = rng::sub_seed(seed, tag::GROWTH);
+    let [lo, hi] = change.growth_um_per_day;
+    for hr in s.hairs.iter_mut().filter(|hr| hr.clipped) {
+        let mut r = rng::stream(grow_seed, hr.uid as u64);
+        if !r.random_bool(change.anagen_fraction) {
+            continue;
+        }
+        let rate = if hi > lo { r.random_range(lo..=hi) } else { lo };
+        let add = rate * change.growth_days;
+        let n = hr.points_um.len();
+        if n < 2 || add <= 0.0 {
+            continue;
+        }
+        let (a, b) = (hr.points_um[n - 2], hr.points_um[n - 1]);
+        let step = (b[0] - a[0]).hypot(b[1] - a[1]);
+        if step <= 0.0 {
+            continue;
+        }
+        let d = [(b[0] - a[0]) / step, (b[1] - a[1]) / step];
+        let k = (add / step).ceil() as usize;
+        let last_step = add - (k - 1) as f64 * step;
+        let mut p = b;
+        for i in 0..k {
+            let l = if i + 1 == k { last_step } else { step };
+            p = [p[0] + l * d[0], p[1] + l * d[1]];
+            hr.points_um.push(p);
+        }
+        hr.length_um += add;
+    }
 }
 
 #[cfg(test)]

@@ -526,6 +526,13 @@ pub struct PairChange {
     pub thickened_fraction: f64,
     /// Width added to a thickened hair (µm); widths are capped at 120 µm.
     pub thickening_um: f64,
+    /// Days between the two photos during which clipped hairs grow (a
+    /// phototrichogram); 0 (the default) grows none.
+    pub growth_days: f64,
+    /// Fraction of the clipped hairs in anagen (growing); the rest rest (telogen).
+    pub anagen_fraction: f64,
+    /// Range of anagen growth rates (µm/day); scalp hair grows ~300–400 µm/day.
+    pub growth_um_per_day: [f64; 2],
 }
 
 impl Default for PairChange {
@@ -539,6 +546,9 @@ impl Default for PairChange {
             lost_hair_fraction: 0.04,
             thickened_fraction: 0.2,
             thickening_um: 8.0,
+            growth_days: 0.0,
+            anagen_fraction: 0.85,
+            growth_um_per_day: [300.0, 400.0],
         }
     }
 }
@@ -597,6 +607,18 @@ impl PairChange {
             100.0,
             "a width in 0..=100 µm",
         )?;
+        check_nonneg("growth_days", self.growth_days, 60.0, "0..=60 days")?;
+        check_fraction("anagen_fraction", self.anagen_fraction)?;
+        let [lo, hi] = self.growth_um_per_day;
+        check_nonneg("growth_um_per_day[0]", lo, 1000.0, "0..=1000 µm/day")?;
+        check_nonneg("growth_um_per_day[1]", hi, 1000.0, "0..=1000 µm/day")?;
+        if lo > hi {
+            return Err(Error::InvalidParameter {
+                name: "growth_um_per_day",
+                value: lo,
+                expected: "a range [low, high] with low ≤ high",
+            });
+        }
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ pub(crate) mod tag {
     pub const CHANGE: u64 = 12;
     pub const LIGHT_FOLLOWUP: u64 = 13;
     pub const NOISE_FOLLOWUP: u64 = 14;
+    pub const GROWTH: u64 = 15;
 }
 
 /// SplitMix64 finaliser: a bijective 64-bit mixer.
