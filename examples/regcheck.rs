@@ -30,20 +30,7 @@ fn main() -> Result<(), trichometry::Error> {
         match r {
             Ok(r) => {
                 let t = r.transform;
-                // max displacement error over the corners
-                let (w, h) = (ba.image.width, ba.image.height);
-                let mut e: f64 = 0.0;
-                for p in [
-                    [0.0, 0.0],
-                    [w as f64, 0.0],
-                    [0.0, h as f64],
-                    [w as f64, h as f64],
-                    [w as f64 / 2.0, h as f64 / 2.0],
-                ] {
-                    let a = t.apply(p);
-                    let b = tt.apply(p, w, h);
-                    e = e.max((a[0] - b[0]).hypot(a[1] - b[1]));
-                }
+                let e = tt.max_error_px(&t, ba.image.width, ba.image.height);
                 println!(
                     "seed {seed}: dx {:+.2} dy {:+.2} rot {:+.3}° scale {:+.4} | max corner err {e:.2} px | inl {}/{} corr {:?} conf {:.2} {:?} | analyze {:.1}s reg {:.2}s",
                     t.dx_px - tt.dx_px, t.dy_px - tt.dy_px, t.rotation_deg - tt.rotation_deg, t.scale - tt.scale,

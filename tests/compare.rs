@@ -66,19 +66,7 @@ fn registration_recovers_the_true_transform() {
         )
         .unwrap();
         let truth = v.pair.truth.transform;
-        let (w, h) = (v.ba.image.width, v.ba.image.height);
-        let mut err: f64 = 0.0;
-        for p in [
-            [0.0, 0.0],
-            [w as f64, 0.0],
-            [0.0, h as f64],
-            [w as f64, h as f64],
-            [320.0, 256.0],
-        ] {
-            let a = r.transform.apply(p);
-            let b = truth.apply(p, w, h);
-            err = err.max((a[0] - b[0]).hypot(a[1] - b[1]));
-        }
+        let err = truth.max_error_px(&r.transform, v.ba.image.width, v.ba.image.height);
         let rot_err = (r.transform.rotation_deg - truth.rotation_deg).abs();
         assert!(err <= 2.0, "seed {seed}: displacement error {err:.2} px");
         assert!(rot_err <= 0.3, "seed {seed}: rotation error {rot_err:.3}°");

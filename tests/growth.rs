@@ -7,7 +7,7 @@ use trichometry::compare::Photo;
 use trichometry::growth::{phototrichogram, GrowthParams};
 use trichometry::register::register;
 use trichometry::synth::{render_pair, PairChange, Scenario, SyntheticPair, Truth};
-use trichometry::{analyze, Calibration, Error, Params};
+use trichometry::{analyze, Analysis, Calibration, Error, Params};
 
 const DAYS: f64 = 3.0;
 
@@ -28,9 +28,16 @@ fn truth_hair(truth: &Truth, line: &[[f64; 2]]) -> Option<(usize, f64)> {
         .min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-/// A clipped-hair pair three days apart: the zone's generator parameters and
-/// its growth.
-fn grown_pair(seed: u64) -> (SyntheticPair, DynamicImage, DynamicImage) {
+/// A clipped-hair pair three days apart, its photos and their analyses.
+struct Grown {
+    pair: SyntheticPair,
+    bi: DynamicImage,
+    fi: DynamicImage,
+    ba: Analysis,
+    fa: Analysis,
+}
+
+fn grown_pair(seed: u64) -> Grown {
     let mut p = Scenario::ClippedDark.params();
     // Clipped short, as for a phototrichogram.
     p.clipped_length_um = [400.0, 900.0];
@@ -41,7 +48,16 @@ fn grown_pair(seed: u64) -> (SyntheticPair, DynamicImage, DynamicImage) {
     let pair = render_pair(&p, &change, seed).unwrap();
     let bi = DynamicImage::ImageRgb8(pair.baseline.image.clone());
     let fi = DynamicImage::ImageRgb8(pair.followup.image.clone());
-    (pair, bi, fi)
+    let cal = |u: f64| Calibration::new(u).unwrap();
+    let ba = analyze(&bi, &cal(pair.truth.baseline.um_per_px), &Params::default()).unwrap();
+    let fa = analyze(&fi, &cal(pair.truth.followup.um_per_px), &Params::default()).unwrap();
+    Grown {
+        pair,
+        bi,
+        fi,
+        ba,
+        fa,
+    }
 }
 
 /// A phototrichogram's photos differ in most of their hair pixels (anagen hairs
@@ -54,11 +70,14 @@ fn grown_pair(seed: u64) -> (SyntheticPair, DynamicImage, DynamicImage) {
             RegisterParams::min_overlap_fraction"]
 fn grown_pairs_are_registered_right_or_refused() {
     for seed in 230..=237 {
-        let (pair, bi, fi) = grown_pair(seed);
+        let Grown {
+            pair,
+            bi,
+            fi,
+            ba,
+            fa,
+        } = grown_pair(seed);
         let t = &pair.truth;
-        let cal = |u: f64| Calibration::new(u).unwrap();
-        let ba = analyze(&bi, &cal(t.baseline.um_per_px), &Params::default()).unwrap();
-        let fa = analyze(&fi, &cal(t.followup.um_per_px), &Params::default()).unwrap();
         match register(
             &ba,
             Some(&bi),
@@ -67,18 +86,9 @@ fn grown_pairs_are_registered_right_or_refused() {
             &GrowthParams::default().compare.register,
         ) {
             Ok(r) => {
-                let (w, h) = (ba.image.width, ba.image.height);
-                let mut err: f64 = 0.0;
-                for p in [
-                    [0.0, 0.0],
-                    [w as f64, 0.0],
-                    [0.0, h as f64],
-                    [w as f64, h as f64],
-                ] {
-                    let a = r.transform.apply(p);
-                    let b = t.transform.apply(p, w, h);
-                    err = err.max((a[0] - b[0]).hypot(a[1] - b[1]));
-                }
+                let err = t
+                    .transform
+                    .max_error_px(&r.transform, ba.image.width, ba.image.height);
                 eprintln!("seed {seed}: registered, corner error {err:.2} px, correlation {:?}, overlap {:.4} cm2 of {:.4}", r.correlation, r.overlap_area_cm2, t.overlap_area_cm2);
                 assert!(err <= 2.0, "seed {seed}: registered {err:.2} px off");
             }
@@ -99,11 +109,14 @@ fn grown_pairs_are_registered_right_or_refused() {
 fn phototrichogram_follows_the_generated_growth() {
     let (mut errors, mut agree, mut n) = (Vec::new(), 0usize, 0usize);
     for seed in [230, 231, 232] {
-        let (pair, bi, fi) = grown_pair(seed);
+        let Grown {
+            pair,
+            bi,
+            fi,
+            ba,
+            fa,
+        } = grown_pair(seed);
         let t = &pair.truth;
-        let cal = |u: f64| Calibration::new(u).unwrap();
-        let ba = analyze(&bi, &cal(t.baseline.um_per_px), &Params::default()).unwrap();
-        let fa = analyze(&fi, &cal(t.followup.um_per_px), &Params::default()).unwrap();
         let g = phototrichogram(
             Photo {
                 analysis: &ba,

@@ -13,7 +13,7 @@ use super::scene::{self, Scene, SpacingGrid, UnitKind};
 use super::truth::{PairTransform, PairTruth};
 use super::{baseline_view, build_truth, hair_relevant, shoot, write_json, Synthetic};
 use crate::error::Result;
-use crate::register::{clip_to_rect, polygon_area};
+use crate::register::{clip_to_rect, polygon_area, Similarity};
 
 /// Largest hair width after thickening (µm).
 const MAX_WIDTH_UM: f64 = 120.0;
@@ -70,6 +70,21 @@ impl PairTransform {
             (q[1] - c[1] - self.dy_px) / self.scale,
         ];
         [cs * v[0] + sn * v[1] + c[0], -sn * v[0] + cs * v[1] + c[1]]
+    }
+
+    /// How far an estimated registration `t` puts baseline points from where
+    /// this true transform puts them: the largest displacement error (px of the
+    /// follow-up) over the four corners and the centre of a `width` × `height`
+    /// baseline.
+    pub fn max_error_px(&self, t: &Similarity, width: u32, height: u32) -> f64 {
+        let (w, h) = (f64::from(width), f64::from(height));
+        [[0.0, 0.0], [w, 0.0], [0.0, h], [w, h], [w / 2.0, h / 2.0]]
+            .into_iter()
+            .map(|p| {
+                let (a, b) = (t.apply(p), self.apply(p, width, height));
+                (a[0] - b[0]).hypot(a[1] - b[1])
+            })
+            .fold(0.0, f64::max)
     }
 }
 
