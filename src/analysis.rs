@@ -167,7 +167,9 @@ pub struct StrandResult {
     /// The end taken as the emergence from the skin (px), when one could be told.
     pub emergence: Option<[f64; 2]>,
     /// Share of this strand in the hair count: 1 when it emerges in the field (or
-    /// both its ends lie in it), 0 otherwise. See [`analyze`] for the rule.
+    /// both its ends lie in it), 0 otherwise; 1 more for each hair that ran merged
+    /// with it from the opening and ended inside it (a step down in its width).
+    /// See [`analyze`] for the rule.
     pub count_weight: f64,
 }
 
@@ -279,6 +281,15 @@ pub struct Analysis {
 /// field has no end in it, and a fragment between crossings is part of a hair
 /// counted (or not) where it emerges.
 ///
+/// Hairs of one follicular unit often leave their opening side by side and read
+/// as one strand until they part. A counted strand whose width steps down (by 30 %
+/// and 2 px, over runs at least 8 px and a width long, away from both end zones),
+/// wide on its emergence side, where no other strand ends, carries one more hair
+/// per step: a shorter hair ended there. Its `count_weight` is then above 1.
+///
+/// A strand cut by the border need only reach half the length and aspect limits
+/// of a hair: the border may hide most of a hair that emerges near it.
+///
 /// # Units
 /// Widths and lengths in µm, areas in cm², densities in hairs/cm².
 ///
@@ -375,7 +386,16 @@ pub fn analyze(
         let Some(d_px) = m.diameter_px else { continue };
         let length_um = m.length_px * um;
         let width_um = d_px * um;
-        if length_um < params.min_length_um || length_um < MIN_ASPECT * width_um {
+        // A strand cut by the border is shorter than its hair by an unknown
+        // length (a hair emerging near the border shows only its first few
+        // widths): its length and aspect are only lower bounds, held to
+        // BORDER_CUT_SHORTENING of the limits.
+        let cut = !inside(m.centerline[0], margin_of(&m))
+            || !inside(m.centerline[m.centerline.len() - 1], margin_of(&m));
+        let shortening = if cut { BORDER_CUT_SHORTENING } else { 1.0 };
+        if length_um < shortening * params.min_length_um
+            || length_um < shortening * MIN_ASPECT * width_um
+        {
             continue;
         }
         if !(width_um >= 0.5 * params.min_width_um && width_um <= 1.5 * params.max_width_um) {
@@ -445,7 +465,17 @@ pub fn analyze(
         .collect();
     drop(shafts);
     let mut results: Vec<StrandResult> = Vec::new();
-    for ((polarity, m, d_px), crossing) in kept.into_iter().zip(crossings) {
+    let other_ends: Vec<(usize, [f64; 2])> = kept
+        .iter()
+        .enumerate()
+        .flat_map(|(j, (_, m, _))| {
+            [
+                (j, m.centerline[0]),
+                (j, m.centerline[m.centerline.len() - 1]),
+            ]
+        })
+        .collect();
+    for (index, ((polarity, m, d_px), crossing)) in kept.into_iter().zip(crossings).enumerate() {
         let length_um = m.length_px * um;
         let width_um = d_px * um;
         let margin = margin_of(&m);
@@ -540,6 +570,32 @@ pub fn analyze(
             [false, false] if hin && tin && !crossing[0] && !crossing[1] => (1.0, None),
             [false, false] => (0.0, None),
         };
+        // Hairs of one follicular unit that leave their opening side by side read
+        // as one strand until they part; one that ends before they part (a
+        // shorter clipped hair) leaves only a step down in the strand's width.
+        let hidden_shafts = if count_weight > 0.0 {
+            let proximal = match (like, emergence) {
+                ([true, false], _) => Some(0),
+                ([false, true], _) => Some(1),
+                ([true, true], Some(e)) => Some(usize::from(e == tail)),
+                _ => None,
+            };
+            let near = 2.0 * d_px + blur_margin + 8.0;
+            width_steps(&m.station_width_px, proximal, trim_px)
+                .into_iter()
+                .filter(|&k| {
+                    // A step where another strand ends is that strand leaving
+                    // this one: a strand of its own, counted by its own ends.
+                    let p = m.centerline[k];
+                    !other_ends
+                        .iter()
+                        .any(|&(j, e)| j != index && (e[0] - p[0]).hypot(e[1] - p[1]) < near)
+                })
+                .count()
+        } else {
+            0
+        };
+        let count_weight = count_weight + hidden_shafts as f64;
         results.push(StrandResult {
             id: results.len(),
             centerline: m.centerline,
@@ -610,6 +666,10 @@ const MIN_STRAIGHTNESS: f64 = 0.5;
 /// hairs a few days after shaving show 2–3 widths of shaft; a follicle opening or
 /// a dot is about as long as wide.
 const MIN_ASPECT: f64 = 3.0;
+
+/// Fraction of the length and aspect limits a strand cut by the border must
+/// reach: the border may hide most of a hair that emerges near it.
+const BORDER_CUT_SHORTENING: f64 = 0.5;
 
 /// An end whose surroundings are darker than this fraction of the skin level sits
 /// in a follicle opening shared with other shafts (see [`end_surround`]).
@@ -709,6 +769,80 @@ fn ends_across_another(
         let cos = ((dir[0] * t[0] + dir[1] * t[1]) / (dl * tl)).abs().min(1.0);
         cos.acos().to_degrees() >= CROSSING_MIN_DEG
     })
+}
+
+/// Smallest ratio of the wide to the narrow part of a strand, and smallest
+/// difference (px), for a step in its width to be another shaft ending inside it.
+const MERGED_MIN_RATIO: f64 = 1.3;
+const MERGED_MIN_STEP_PX: f64 = 2.0;
+
+/// Where a strand's width steps down, away from its emergence end: a shaft that
+/// ran merged with it (the hairs of one follicular unit leave their opening side
+/// by side) ends there. `widths` are [`Measured::station_width_px`];
+/// `proximal` is the emergence end (0 head, 1 tail), or `None` for either. The
+/// width is median-smoothed over 7 px and split into constant runs, each at least
+/// 8 px and 1.5 widths long, by repeated best splits; a split is a step where the
+/// runs' medians differ by [`MERGED_MIN_RATIO`] and [`MERGED_MIN_STEP_PX`], wide
+/// on the emergence side. At most 3 steps; both end zones (1.5 widths, 6 px
+/// at least) are left out, where a shaft enters its opening or is cut.
+fn width_steps(widths: &[f64], proximal: Option<usize>, end_zone_px: f64) -> Vec<usize> {
+    let n = widths.len();
+    let smooth: Vec<f64> = (0..n)
+        .map(|i| {
+            let mut w = widths[i.saturating_sub(3)..=(i + 3).min(n.saturating_sub(1))].to_vec();
+            median(&mut w).unwrap_or(0.0)
+        })
+        .collect();
+    let Some(typical) = median(&mut smooth.clone()) else {
+        return Vec::new();
+    };
+    let skip = typical.max(end_zone_px + 4.0).max(6.0).round() as usize;
+    let min_run = typical.max(8.0).round() as usize;
+    if n < 2 * skip + 2 * min_run {
+        return Vec::new();
+    }
+    let mut prefix = vec![0.0; n + 1];
+    for (i, w) in smooth.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + w;
+    }
+    let mean = |a: usize, b: usize| (prefix[b] - prefix[a]) / (b - a) as f64;
+    let mut steps = Vec::new();
+    let mut runs = vec![(skip, n - skip)];
+    while let Some((lo, hi)) = runs.pop() {
+        if hi - lo < 2 * min_run || steps.len() >= 3 {
+            continue;
+        }
+        let total = mean(lo, hi);
+        let Some(split) = (lo + min_run..=hi - min_run).max_by(|&a, &b| {
+            let gain = |s: usize| {
+                ((s - lo) as f64) * (mean(lo, s) - total).powi(2)
+                    + ((hi - s) as f64) * (mean(s, hi) - total).powi(2)
+            };
+            gain(a).total_cmp(&gain(b))
+        }) else {
+            continue;
+        };
+        let (Some(left), Some(right)) = (
+            median(&mut smooth[lo..split].to_vec()),
+            median(&mut smooth[split..hi].to_vec()),
+        ) else {
+            continue;
+        };
+        let (wide, narrow, wide_side) = if left >= right {
+            (left, right, 0)
+        } else {
+            (right, left, 1)
+        };
+        if wide >= MERGED_MIN_RATIO * narrow
+            && wide - narrow >= MERGED_MIN_STEP_PX
+            && proximal.is_none_or(|p| p == wide_side)
+        {
+            steps.push(split);
+            runs.push((lo, split));
+            runs.push((split, hi));
+        }
+    }
+    steps
 }
 
 /// Skin darkness around one end of a strand: the median linear brightness on a
@@ -955,5 +1089,59 @@ mod crossing_tests {
             &shafts,
             4.0
         ));
+    }
+}
+
+#[cfg(test)]
+mod merged_tests {
+    use super::width_steps;
+
+    /// `runs` of (width px, length px) from the head.
+    fn profile(runs: &[(f64, usize)]) -> Vec<f64> {
+        runs.iter()
+            .flat_map(|&(w, n)| std::iter::repeat_n(w, n))
+            .collect()
+    }
+
+    #[test]
+    fn a_shaft_ending_inside_a_merged_strand_is_a_step() {
+        // Two shafts of 7 px side by side for 50 px from the opening (the head),
+        // then one alone for 100 px.
+        let w = profile(&[(14.0, 50), (7.0, 100)]);
+        let steps = width_steps(&w, Some(0), 10.0);
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        assert!((steps[0] as i64 - 50).abs() <= 3, "{steps:?}");
+        // The wide part must be on the emergence side: from the tail, a shaft
+        // cannot end before the other has left the opening.
+        assert!(width_steps(&w, Some(1), 10.0).is_empty());
+        // Unknown emergence: either side.
+        assert_eq!(width_steps(&w, None, 10.0).len(), 1);
+    }
+
+    #[test]
+    fn three_shafts_leaving_one_by_one_are_two_steps() {
+        let w = profile(&[(21.0, 60), (14.0, 60), (7.0, 90)]);
+        let mut steps = width_steps(&w, Some(0), 10.0);
+        steps.sort_unstable();
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert!((steps[0] as i64 - 60).abs() <= 3 && (steps[1] as i64 - 120).abs() <= 3);
+    }
+
+    #[test]
+    fn an_even_or_noisy_shaft_and_a_wide_opening_are_no_steps() {
+        // A 6-px shaft with ±1 px of measuring noise.
+        let noisy: Vec<f64> = (0..200)
+            .map(|i| 6.0 + [0.0, 1.0, -1.0, 0.5][i % 4])
+            .collect();
+        assert!(width_steps(&noisy, Some(0), 20.0).is_empty());
+        // The dark opening widens the first 18 px, inside the 20-px end zone.
+        let w = profile(&[(16.0, 18), (6.0, 150)]);
+        assert!(width_steps(&w, Some(0), 20.0).is_empty());
+        // A shaft that thins by a third over its whole length: its two halves'
+        // medians differ by 1.5 px and a ratio of 1.2, under the step's limits.
+        let taper: Vec<f64> = (0..150).map(|i| 9.0 - 3.0 * i as f64 / 150.0).collect();
+        assert!(width_steps(&taper, Some(0), 10.0).is_empty());
+        // Too short to hold two runs beyond the end zones.
+        assert!(width_steps(&profile(&[(14.0, 20), (7.0, 20)]), Some(0), 10.0).is_empty());
     }
 }

@@ -62,6 +62,10 @@ pub(crate) struct Measured {
     pub free_sigma_px: Option<f64>,
     /// Normalised residual of the free fit (RMS / |A|).
     pub fit_residual: f64,
+    /// Width of the dark (or light) run through each centreline point where it
+    /// keeps at least half the centre's contrast, with no neighbour cut (px): two
+    /// shafts side by side read as one wide run.
+    pub station_width_px: Vec<f64>,
     /// The median occlusion profile and its offsets, kept for the fixed-blur refit.
     profile: Vec<(f64, f64)>,
 }
@@ -351,6 +355,19 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         .map(|s| 0.5 * (s.skin[0] + s.skin[1]))
         .collect();
     let flank_level = median(&mut flank_means).unwrap_or(0.0);
+    let sign = if dark { 1.0 } else { -1.0 };
+    let station_width_px: Vec<f64> = (0..n)
+        .map(|i| {
+            half_contrast_width(
+                &prep.mean,
+                &sections[i],
+                centerline[i],
+                normals[i],
+                reach,
+                sign,
+            )
+        })
+        .collect();
     let free = fit_profile(&profile, None);
     let (diameter_px, amplitude, free_sigma_px, fit_residual) = match free {
         Some(f) => (
@@ -372,8 +389,38 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         sigma_det_px,
         free_sigma_px,
         fit_residual,
+        station_width_px,
         profile,
     })
+}
+
+/// Width of the run through `p` across `nrm` (px) where `sign`·occlusion stays
+/// above half its value at the centre (the largest of the centre and ±0.5 px),
+/// out to `reach` on each side; 0 where the centre has no contrast.
+fn half_contrast_width(
+    plane: &Plane,
+    section: &Section,
+    p: [f64; 2],
+    nrm: [f64; 2],
+    reach: f64,
+    sign: f64,
+) -> f64 {
+    let occ = |d: f64| sign * section.occlusion(plane, p, nrm, d);
+    let centre = occ(-PROFILE_STEP_PX)
+        .max(occ(0.0))
+        .max(occ(PROFILE_STEP_PX));
+    if centre <= 0.0 {
+        return 0.0;
+    }
+    let mut width = 0.0;
+    for side in [-1.0, 1.0] {
+        let mut d = 0.0;
+        while d < reach && occ(side * (d + PROFILE_STEP_PX)) > 0.5 * centre {
+            d += PROFILE_STEP_PX;
+        }
+        width += d;
+    }
+    width
 }
 
 /// How far the axial samples of [`end_transition`] reach past a strand's end (px).

@@ -260,7 +260,10 @@ fn map_point(t: u8, p: [f64; 2], n: f64) -> [f64; 2] {
 /// separable passes in the other order), so a strand at a threshold may be
 /// traced whole in one orientation and in two short pieces in another: the
 /// count may differ by one such strand (see `rotating_or_mirroring_keeps_the_count`),
-/// and the median of a few widths with it; the width of one hair may not.
+/// and the median of a few widths with it; the width of one hair may not. A
+/// width is the fit of the median cross-section over the shaft's middle, whose
+/// noise grows as fewer sections enter it: under 300 µm of strand (a stub cut by
+/// the border) the tolerance grows as √(300 µm ÷ length).
 #[test]
 fn rotating_or_mirroring_keeps_each_hairs_width() {
     let (mut matched, mut counted) = (0usize, 0usize);
@@ -281,9 +284,11 @@ fn rotating_or_mirroring_keeps_each_hairs_width() {
                     continue;
                 };
                 matched += 1;
+                let tolerance_um = 1.5 * (300.0 / s.length_um).max(1.0).sqrt();
                 assert!(
-                    (s.width_um - twin.width_um).abs() <= 1.5,
-                    "seed {seed}, symmetry {t}, hair at {mid:?}: {} vs {} µm",
+                    (s.width_um - twin.width_um).abs() <= tolerance_um,
+                    "seed {seed}, symmetry {t}, hair at {mid:?} ({} µm long): {} vs {} µm",
+                    s.length_um,
                     s.width_um,
                     twin.width_um
                 );
