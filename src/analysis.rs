@@ -390,8 +390,9 @@ pub fn analyze(
         // length (a hair emerging near the border shows only its first few
         // widths): its length and aspect are only lower bounds, held to
         // BORDER_CUT_SHORTENING of the limits.
-        let cut = !inside(m.centerline[0], margin_of(&m))
-            || !inside(m.centerline[m.centerline.len() - 1], margin_of(&m));
+        let margin = margin_of(&m);
+        let cut = !inside(m.centerline[0], margin)
+            || !inside(m.centerline[m.centerline.len() - 1], margin);
         let shortening = if cut { BORDER_CUT_SHORTENING } else { 1.0 };
         if length_um < shortening * params.min_length_um
             || length_um < shortening * MIN_ASPECT * width_um
@@ -552,36 +553,27 @@ pub fn analyze(
             emergence_like(ends[0], surround[0]),
             emergence_like(ends[1], surround[1]),
         ];
-        let (count_weight, emergence) = match like {
+        // The emergence end: 0 the head, 1 the tail.
+        let (count_weight, emergence_end) = match like {
             [true, true] => (
                 1.0,
-                Some(
-                    if fade_rank(ends[0], m.end_transition_px[0])
-                        >= fade_rank(ends[1], m.end_transition_px[1])
-                    {
-                        head
-                    } else {
-                        tail
-                    },
-                ),
+                Some(usize::from(
+                    fade_rank(ends[0], m.end_transition_px[0])
+                        < fade_rank(ends[1], m.end_transition_px[1]),
+                )),
             ),
-            [true, false] => (1.0, Some(head)),
-            [false, true] => (1.0, Some(tail)),
+            [true, false] => (1.0, Some(0)),
+            [false, true] => (1.0, Some(1)),
             [false, false] if hin && tin && !crossing[0] && !crossing[1] => (1.0, None),
             [false, false] => (0.0, None),
         };
+        let emergence = emergence_end.map(|k| [head, tail][k]);
         // Hairs of one follicular unit that leave their opening side by side read
         // as one strand until they part; one that ends before they part (a
         // shorter clipped hair) leaves only a step down in the strand's width.
         let hidden_shafts = if count_weight > 0.0 {
-            let proximal = match (like, emergence) {
-                ([true, false], _) => Some(0),
-                ([false, true], _) => Some(1),
-                ([true, true], Some(e)) => Some(usize::from(e == tail)),
-                _ => None,
-            };
             let near = 2.0 * d_px + blur_margin + 8.0;
-            width_steps(&m.station_width_px, proximal, trim_px)
+            width_steps(&m.station_width_px, emergence_end, trim_px)
                 .into_iter()
                 .filter(|&k| {
                     // A step where another strand ends is that strand leaving
@@ -781,16 +773,19 @@ const MERGED_MIN_STEP_PX: f64 = 2.0;
 /// by side) ends there. `widths` are [`Measured::station_width_px`];
 /// `proximal` is the emergence end (0 head, 1 tail), or `None` for either. The
 /// width is median-smoothed over 7 px and split into constant runs, each at least
-/// 8 px and 1.5 widths long, by repeated best splits; a split is a step where the
-/// runs' medians differ by [`MERGED_MIN_RATIO`] and [`MERGED_MIN_STEP_PX`], wide
-/// on the emergence side. At most 3 steps; both end zones (1.5 widths, 6 px
-/// at least) are left out, where a shaft enters its opening or is cut.
+/// 8 px and one (median) width long, by repeated best splits; a split is a step
+/// where the runs' medians differ by [`MERGED_MIN_RATIO`] and
+/// [`MERGED_MIN_STEP_PX`], wide on the emergence side. At most 3 steps. Both end
+/// zones are left out, where a shaft enters its opening or is cut: `end_zone_px`
+/// + 4 px (the smoothing), and at least one width and 6 px.
 fn width_steps(widths: &[f64], proximal: Option<usize>, end_zone_px: f64) -> Vec<usize> {
     let n = widths.len();
+    let mut window = Vec::with_capacity(7);
     let smooth: Vec<f64> = (0..n)
         .map(|i| {
-            let mut w = widths[i.saturating_sub(3)..=(i + 3).min(n.saturating_sub(1))].to_vec();
-            median(&mut w).unwrap_or(0.0)
+            window.clear();
+            window.extend_from_slice(&widths[i.saturating_sub(3)..=(i + 3).min(n - 1)]);
+            median(&mut window).unwrap_or(0.0)
         })
         .collect();
     let Some(typical) = median(&mut smooth.clone()) else {

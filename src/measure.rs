@@ -396,7 +396,9 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
 
 /// Width of the run through `p` across `nrm` (px) where `sign`·occlusion stays
 /// above half its value at the centre (the largest of the centre and ±0.5 px),
-/// out to `reach` on each side; 0 where the centre has no contrast.
+/// out to `reach` on each side; 0 where the centre has no contrast. Each side
+/// ends at its last sample above half, on the [`PROFILE_STEP_PX`] grid, so the
+/// width reads up to one step per side short.
 fn half_contrast_width(
     plane: &Plane,
     section: &Section,
@@ -978,6 +980,28 @@ mod tests {
         let (da, db) = (a.diameter_px.unwrap(), b.diameter_px.unwrap());
         assert!((da - 10.0).abs() < 0.5, "alone {da}");
         assert!((db - da).abs() < 0.6, "alone {da}, beside another {db}");
+    }
+
+    #[test]
+    fn station_width_reads_a_shaft_and_two_touching_shafts_as_one_run() {
+        // A 10-px shaft alone, then with an 8-px shaft touching it (one dark run
+        // from y = 35 to 53): the half-contrast width is the run's, with no
+        // neighbour cut, along the whole strand. Each side's edge is the last
+        // 0.5-px sample above half contrast, so the width reads up to 1 px short.
+        // The detection scale is the merged run's, so its reach covers the run.
+        let strand = bar_strand(40.0, 4.5);
+        for (bars, run) in [
+            (&[(40.0, 10.0)][..], 10.0),
+            (&[(40.0, 10.0), (49.0, 8.0)][..], 18.0),
+        ] {
+            let m = measure(&bars_image(bars, 100, 80), &strand, 5.0).unwrap();
+            let mut w = m.station_width_px.clone();
+            let mid = crate::stats::median(&mut w).unwrap();
+            assert!(
+                (run - 1.25..=run + 0.25).contains(&mid),
+                "run {run} px read as {mid} px"
+            );
+        }
     }
 
     #[test]
