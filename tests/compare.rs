@@ -77,6 +77,24 @@ fn registration_recovers_the_true_transform() {
             r.overlap_area_cm2,
             v.pair.truth.overlap_area_cm2
         );
+        // The overlap check: a transform is refused when the photos overlap on
+        // less than min_overlap_fraction of the smaller one. The generator's own
+        // overlap sets the share; 5 points either side must pass and refuse.
+        let share = v.pair.truth.overlap_area_cm2 / v.ba.field_area_cm2.min(v.fa.field_area_cm2);
+        for (fraction, refused) in [(share - 0.05, false), (share + 0.05, true)] {
+            let params = RegisterParams {
+                min_overlap_fraction: fraction,
+                ..RegisterParams::default()
+            };
+            let r = register(&v.ba, Some(&v.bi), &v.fa, Some(&v.fi), &params);
+            match r {
+                Err(Error::Registration { message }) if refused => {
+                    assert!(message.contains("overlap"), "seed {seed}: {message}")
+                }
+                Ok(_) if !refused => {}
+                other => panic!("seed {seed}: share {share:.3}, min {fraction:.3}: {other:?}"),
+            }
+        }
     }
 }
 
