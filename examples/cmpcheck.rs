@@ -219,49 +219,48 @@ fn main() -> Result<(), trichometry::Error> {
                     s.emergence.map(|e| [e[0].round(), e[1].round()]), s.count_weight
                 )
                 };
+            // The strands of one photo that lie on truth hair `k`, each with the
+            // fate compare gave it (`strand_of` reads a record's strand there).
+            let on_truth = |strands: &[trichometry::analysis::StrandResult],
+                            ids: &dyn Fn(usize) -> bool,
+                            strand_of: &dyn Fn(
+                &trichometry::compare::HairRecord,
+            ) -> Option<usize>| {
+                (0..strands.len())
+                    .filter(|&j| ids(j))
+                    .map(|j| {
+                        let fate = c
+                            .hairs
+                            .iter()
+                            .find(|q| strand_of(q) == Some(j))
+                            .map(|q| format!("{:?}", q.fate));
+                        format!("{} [{fate:?}]", desc(&strands[j]))
+                    })
+                    .collect::<Vec<String>>()
+            };
             for r in &c.hairs {
                 match r.fate {
                     HairFate::PersistsMissedAtFollowup => {
-                        let i = r.baseline_strand.unwrap();
+                        let Some(i) = r.baseline_strand else { continue };
                         let k = bid[i];
-                        let others: Vec<String> = (0..fa.strands.len())
-                            .filter(|&j| fid[j] == Some(k))
-                            .map(|j| {
-                                let fr = c
-                                    .hairs
-                                    .iter()
-                                    .find(|q| q.followup_strand == Some(j))
-                                    .map(|q| format!("{:?}", q.fate));
-                                format!("{} [{fr:?}]", desc(&fa.strands[j]))
-                            })
-                            .collect();
+                        let others =
+                            on_truth(&fa.strands, &|j| fid[j] == Some(k), &|q| q.followup_strand);
                         println!(
-                            "  PMF base {} truth {k}: followup {:?}",
-                            desc(&ba.strands[i]),
-                            others
+                            "  PMF base {} truth {k}: followup {others:?}",
+                            desc(&ba.strands[i])
                         );
                     }
                     HairFate::PersistsMissedAtBaseline => {
-                        let j = r.followup_strand.unwrap();
+                        let Some(j) = r.followup_strand else { continue };
                         let Some(k) = fid[j] else {
                             println!("  PMB follow {} truth NEW", desc(&fa.strands[j]));
                             continue;
                         };
-                        let others: Vec<String> = (0..ba.strands.len())
-                            .filter(|&i| bid[i] == k)
-                            .map(|i| {
-                                let fr = c
-                                    .hairs
-                                    .iter()
-                                    .find(|q| q.baseline_strand == Some(i))
-                                    .map(|q| format!("{:?}", q.fate));
-                                format!("{} [{fr:?}]", desc(&ba.strands[i]))
-                            })
-                            .collect();
+                        let others =
+                            on_truth(&ba.strands, &|i| bid[i] == k, &|q| q.baseline_strand);
                         println!(
-                            "  PMB follow {} truth {k}: baseline {:?}",
-                            desc(&fa.strands[j]),
-                            others
+                            "  PMB follow {} truth {k}: baseline {others:?}",
+                            desc(&fa.strands[j])
                         );
                     }
                     _ => {}
