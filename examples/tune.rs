@@ -83,6 +83,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 format!("/tmp/pl/{}-{seed}.json", scenario.name()),
                 serde_json::to_string(&a)?,
             )?;
+            std::fs::write(
+                format!("/tmp/pl/{}-{seed}.truth.json", scenario.name()),
+                serde_json::to_string(&synth.truth)?,
+            )?;
         }
     }
     Ok(())

@@ -287,8 +287,12 @@ pub struct Analysis {
 /// wide on its emergence side, where no other strand ends, carries one more hair
 /// per step: a shorter hair ended there. Its `count_weight` is then above 1.
 ///
-/// A strand cut by the border need only reach half the length and aspect limits
-/// of a hair: the border may hide most of a hair that emerges near it.
+/// A hair strand is at least [`Params::min_length_um`] long and three times
+/// longer than both its fitted width and its widest part (the 90th percentile of
+/// its half-contrast run width over the middle three fifths): a flake, or the
+/// skin between two, traced along its long axis is a shaft's width in places
+/// only. A strand cut by the border need only reach half the length and aspect
+/// limits of a hair: the border may hide most of a hair that emerges near it.
 ///
 /// # Units
 /// Widths and lengths in µm, areas in cm², densities in hairs/cm².
@@ -396,6 +400,14 @@ pub fn analyze(
         let shortening = if cut { BORDER_CUT_SHORTENING } else { 1.0 };
         if length_um < shortening * params.min_length_um
             || length_um < shortening * MIN_ASPECT * width_um
+        {
+            continue;
+        }
+        // The aspect again against the strand's widest part: a flake, or the skin
+        // between two, traced along its long axis has the width of a shaft in
+        // places and of the blob elsewhere; a shaft keeps its width.
+        if widest_run_px(&m.station_width_px)
+            .is_some_and(|w| m.length_px < shortening * MIN_ASPECT * w)
         {
             continue;
         }
@@ -658,6 +670,21 @@ const MIN_STRAIGHTNESS: f64 = 0.5;
 /// hairs a few days after shaving show 2–3 widths of shaft; a follicle opening or
 /// a dot is about as long as wide.
 const MIN_ASPECT: f64 = 3.0;
+
+/// The widest part of a strand: the 90th percentile of its half-contrast run
+/// widths ([`Measured::station_width_px`], px) over the middle three fifths of
+/// its length, away from its ends (a tip, an opening); `None` for fewer than 5
+/// stations there. The top tenth is left out for the places where another shaft
+/// crosses or touches it.
+fn widest_run_px(station_width_px: &[f64]) -> Option<f64> {
+    let n = station_width_px.len();
+    let mut middle = station_width_px[n / 5..n - n / 5].to_vec();
+    if middle.len() < 5 {
+        return None;
+    }
+    middle.sort_by(f64::total_cmp);
+    Some(middle[middle.len() * 9 / 10])
+}
 
 /// Fraction of the length and aspect limits a strand cut by the border must
 /// reach: the border may hide most of a hair that emerges near it.
@@ -1089,7 +1116,7 @@ mod crossing_tests {
 
 #[cfg(test)]
 mod merged_tests {
-    use super::width_steps;
+    use super::{widest_run_px, width_steps};
 
     /// `runs` of (width px, length px) from the head.
     fn profile(runs: &[(f64, usize)]) -> Vec<f64> {
@@ -1111,6 +1138,23 @@ mod merged_tests {
         assert!(width_steps(&w, Some(1), 10.0).is_empty());
         // Unknown emergence: either side.
         assert_eq!(width_steps(&w, None, 10.0).len(), 1);
+    }
+
+    #[test]
+    fn the_widest_part_leaves_out_the_ends_and_a_crossing() {
+        // A 6-px shaft with a 10-px opening at the head, a 3-px tip at the tail
+        // and a 24-px crossing over 4 px of its middle: still 6 px at its widest.
+        let shaft = profile(&[(10.0, 12), (6.0, 43), (24.0, 4), (6.0, 44), (3.0, 12)]);
+        assert_eq!(widest_run_px(&shaft), Some(6.0));
+        // A blob traced along its long axis: widest in the middle, as wide there
+        // as the trace is long.
+        let blob: Vec<f64> = (0..30)
+            .map(|i| 30.0 * (1.0 - ((i as f64 - 14.5) / 15.0).powi(2)).sqrt())
+            .collect();
+        let widest = widest_run_px(&blob).unwrap_or(0.0);
+        assert!(widest > 25.0 && widest < 30.0, "{widest}");
+        // Too few stations in the middle to tell.
+        assert_eq!(widest_run_px(&[5.0; 6]), None);
     }
 
     #[test]
