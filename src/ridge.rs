@@ -29,7 +29,7 @@
 
 use rayon::prelude::*;
 
-use crate::filter::{Derivatives, Plane, ROWS_PER_TASK};
+use crate::filter::{Plane, RowDerivatives};
 
 /// How far outside its pixel (±0.5 px) a sub-pixel centre may fall and still make
 /// the pixel a line point. Exactly 0.5 loses shafts centred on a pixel boundary:
@@ -51,8 +51,6 @@ const VALLEY_RATIO: f32 = 0.5;
 pub(crate) struct RidgeMap {
     pub width: usize,
     pub height: usize,
-    /// Signal-to-noise ratio of the line strength at the chosen scale (0 = none).
-    pub snr: Vec<f32>,
     /// Line strength (absorbance units × 0.48 for a bar at its best scale).
     pub strength: Vec<f32>,
     /// Index into `sigmas_px` of the chosen scale.
@@ -65,13 +63,25 @@ pub(crate) struct RidgeMap {
     pub offset: Vec<f32>,
     /// The scales (σ, px).
     pub sigmas_px: Vec<f64>,
+    /// Robust noise level of the line strength at each scale.
+    pub noise: Vec<f32>,
 }
 
 impl RidgeMap {
+    /// Signal-to-noise ratio of pixel `i`'s line strength at its scale (0 = none).
+    #[inline]
+    pub fn snr(&self, i: usize) -> f32 {
+        if self.polarity[i] == 0 {
+            0.0
+        } else {
+            self.strength[i] / self.noise[usize::from(self.scale[i])]
+        }
+    }
+
     /// Whether pixel `i` holds a line centre with at least `min_snr`.
     #[inline]
     pub fn is_line_point(&self, i: usize, min_snr: f32) -> bool {
-        if self.polarity[i] == 0 || self.snr[i] < min_snr {
+        if self.polarity[i] == 0 || self.snr(i) < min_snr {
             return false;
         }
         let t = self.offset[i];
@@ -147,15 +157,17 @@ pub(crate) fn scale_ladder(min_width_px: f64, max_width_px: f64) -> Vec<f64> {
     s
 }
 
-/// Robust standard deviation (1.4826 · MAD about 0) of a sparse, fixed sample
-/// of `data`: every 3rd pixel of every 3rd row. The sample is fixed, so the result
-/// does not depend on the thread count.
-fn robust_noise(data: &[f32], width: usize) -> f32 {
-    let mut sample: Vec<f32> = data
-        .chunks(width)
-        .step_by(3)
-        .flat_map(|row| row.iter().step_by(3).map(|v| v.abs()))
-        .collect();
+/// Output rows per band of the detector: the ring of row passes starts afresh
+/// at each band, which repeats `2r` row passes, so bands are at least four
+/// kernel radii tall (at most half the row passes repeated).
+fn band_rows(radius_px: usize) -> usize {
+    (4 * radius_px).max(64)
+}
+
+/// Robust standard deviation (1.4826 · MAD about 0) of `sample`: the absolute
+/// `Lxx` of every 3rd pixel of every 3rd row (a fixed sample, so the result does
+/// not depend on the thread count or the bands).
+fn robust_noise(mut sample: Vec<f32>) -> f32 {
     if sample.is_empty() {
         return 1.0;
     }
@@ -164,93 +176,130 @@ fn robust_noise(data: &[f32], width: usize) -> f32 {
     (1.4826 * *m).max(1e-6)
 }
 
+/// The per-pixel fields of one row of a [`RidgeMap`] that a scale may update.
+struct RowFields<'m> {
+    strength: &'m mut [f32],
+    scale: &'m mut [u8],
+    polarity: &'m mut [i8],
+    normal: &'m mut [[f32; 2]],
+    offset: &'m mut [f32],
+}
+
+/// Keeps, per pixel of one row, scale `k`'s response where it is stronger than
+/// the best so far.
+fn update_row(d: &RowDerivatives, k: usize, sigma: f64, row: RowFields) {
+    let s2 = (sigma * sigma) as f32;
+    let s1 = sigma as f32;
+    let (lxx, lyy, lxy, lx, ly) = (&d.lxx, &d.lyy, &d.lxy, &d.lx, &d.ly);
+    for j in 0..row.strength.len() {
+        let (a, b, d) = (lxx[j], lxy[j], lyy[j]);
+        // Eigen-decomposition of [[a, b], [b, d]].
+        let half_tr = 0.5 * (a + d);
+        let disc = (0.25 * (a - d) * (a - d) + b * b).sqrt();
+        let (e_big, e_small) = if half_tr >= 0.0 {
+            (half_tr + disc, half_tr - disc)
+        } else {
+            (half_tr - disc, half_tr + disc)
+        };
+        // Eigenvector of e_big.
+        let (mut nx, mut ny) = if b.abs() > 1e-12 {
+            (b, e_big - a)
+        } else if a.abs() >= d.abs() {
+            (1.0, 0.0)
+        } else {
+            (0.0, 1.0)
+        };
+        let norm = (nx * nx + ny * ny).sqrt();
+        if norm < 1e-20 {
+            continue;
+        }
+        nx /= norm;
+        ny /= norm;
+        // Dark line: absorbance maximum, e_big < 0.
+        let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
+        let gn = lx[j] * nx + ly[j] * ny;
+        let s = s2 * (-p * e_big) - s2 * (-p * e_small).max(0.0) - s1 * gn.abs();
+        if s <= 0.0 {
+            continue;
+        }
+        // Scale and polarity are chosen by strength (the γ-normalised
+        // response peaks at σ = w/2); the noise only grades it.
+        if s > row.strength[j] {
+            row.strength[j] = s;
+            row.scale[j] = k as u8;
+            row.polarity[j] = p as i8;
+            row.normal[j] = [nx, ny];
+            // Steger: t = −(g·n)/(nᵀHn), nᵀHn = e_big.
+            row.offset[j] = -gn / e_big;
+        }
+    }
+}
+
 /// Runs the multi-scale detector over `absorbance`.
+///
+/// Each scale runs over bands of rows in parallel; a band computes its
+/// derivatives row by row ([`RowDerivatives`]) and folds them into the map at
+/// once, so no derivative plane is ever held whole.
 pub(crate) fn detect(absorbance: &Plane, sigmas_px: &[f64]) -> RidgeMap {
     let (width, height) = (absorbance.width, absorbance.height);
     let n = width * height;
     let mut map = RidgeMap {
         width,
         height,
-        snr: vec![0.0; n],
         strength: vec![0.0; n],
         scale: vec![0; n],
         polarity: vec![0; n],
         normal: vec![[1.0, 0.0]; n],
         offset: vec![0.0; n],
         sigmas_px: sigmas_px.to_vec(),
+        noise: Vec::with_capacity(sigmas_px.len()),
     };
-    let mut d = Derivatives::new();
+    if n == 0 {
+        map.noise = vec![1.0; sigmas_px.len()];
+        return map;
+    }
     for (k, &sigma) in sigmas_px.iter().enumerate() {
-        d.compute(absorbance, sigma);
-        let s2 = (sigma * sigma) as f32;
-        let s1 = sigma as f32;
-        // Noise of a directional, σ²-normalised second derivative at this scale.
-        let noise = robust_noise(&d.lxx.data, width) * s2;
-        let (lxx, lyy, lxy, lx, ly) = (
-            &d.lxx.data,
-            &d.lyy.data,
-            &d.lxy.data,
-            &d.lx.data,
-            &d.ly.data,
-        );
-        let chunk = ROWS_PER_TASK * width.max(1);
-        map.snr
+        let radius = crate::filter::gaussian_kernel(sigma, 0).len() / 2;
+        let rows = band_rows(radius);
+        let chunk = rows * width;
+        let samples: Vec<Vec<f32>> = map
+            .strength
             .par_chunks_mut(chunk)
-            .zip(map.strength.par_chunks_mut(chunk))
             .zip(map.scale.par_chunks_mut(chunk))
             .zip(map.polarity.par_chunks_mut(chunk))
             .zip(map.normal.par_chunks_mut(chunk))
             .zip(map.offset.par_chunks_mut(chunk))
             .enumerate()
-            .for_each(
-                |(c, (((((snr, strength), scale), polarity), normal), offset))| {
-                    let base = c * chunk;
-                    for j in 0..snr.len() {
-                        let i = base + j;
-                        let (a, b, d) = (lxx[i], lxy[i], lyy[i]);
-                        // Eigen-decomposition of [[a, b], [b, d]].
-                        let half_tr = 0.5 * (a + d);
-                        let disc = (0.25 * (a - d) * (a - d) + b * b).sqrt();
-                        let (e_big, e_small) = if half_tr >= 0.0 {
-                            (half_tr + disc, half_tr - disc)
-                        } else {
-                            (half_tr - disc, half_tr + disc)
-                        };
-                        // Eigenvector of e_big.
-                        let (mut nx, mut ny) = if b.abs() > 1e-12 {
-                            (b, e_big - a)
-                        } else if a.abs() >= d.abs() {
-                            (1.0, 0.0)
-                        } else {
-                            (0.0, 1.0)
-                        };
-                        let norm = (nx * nx + ny * ny).sqrt();
-                        if norm < 1e-20 {
-                            continue;
-                        }
-                        nx /= norm;
-                        ny /= norm;
-                        // Dark line: absorbance maximum, e_big < 0.
-                        let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
-                        let gn = lx[i] * nx + ly[i] * ny;
-                        let s = s2 * (-p * e_big) - s2 * (-p * e_small).max(0.0) - s1 * gn.abs();
-                        if s <= 0.0 {
-                            continue;
-                        }
-                        // Scale and polarity are chosen by strength (the γ-normalised
-                        // response peaks at σ = w/2); the noise only grades it.
-                        if s > strength[j] {
-                            snr[j] = s / noise;
-                            strength[j] = s;
-                            scale[j] = k as u8;
-                            polarity[j] = p as i8;
-                            normal[j] = [nx, ny];
-                            // Steger: t = −(g·n)/(nᵀHn), nᵀHn = e_big.
-                            offset[j] = -gn / e_big;
-                        }
+            .map(|(c, ((((strength, scale), polarity), normal), offset))| {
+                let mut d = RowDerivatives::new(absorbance, sigma);
+                let mut sample = Vec::new();
+                let rows_here = strength.len() / width;
+                for dy in 0..rows_here {
+                    let y = c * rows + dy;
+                    d.compute_row(y);
+                    if y % 3 == 0 {
+                        sample.extend(d.lxx.iter().step_by(3).map(|v| v.abs()));
                     }
-                },
-            );
+                    let span = dy * width..(dy + 1) * width;
+                    update_row(
+                        &d,
+                        k,
+                        sigma,
+                        RowFields {
+                            strength: &mut strength[span.clone()],
+                            scale: &mut scale[span.clone()],
+                            polarity: &mut polarity[span.clone()],
+                            normal: &mut normal[span.clone()],
+                            offset: &mut offset[span],
+                        },
+                    );
+                }
+                sample
+            })
+            .collect();
+        // Noise of a directional, σ²-normalised second derivative at this scale.
+        let s2 = (sigma * sigma) as f32;
+        map.noise.push(robust_noise(samples.concat()) * s2);
     }
     map
 }

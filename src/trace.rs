@@ -20,6 +20,8 @@
 //! # References
 //! * C. Steger, "An unbiased detector of curvilinear structures", IEEE PAMI 20(2), 1998.
 
+use std::collections::HashSet;
+
 use crate::ridge::RidgeMap;
 
 /// Largest change of direction allowed between two linked line points (degrees).
@@ -102,30 +104,30 @@ pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
     // 0 = free; otherwise 1 + strand index that claimed it.
     let mut claimed: Vec<u32> = vec![0; n];
     let mut seeds: Vec<usize> = (0..n)
-        .filter(|&i| line[i] && map.snr[i] >= params.snr_high && map.is_max_across(i))
+        .filter(|&i| line[i] && map.snr(i) >= params.snr_high && map.is_max_across(i))
         .collect();
-    seeds.sort_by(|&a, &b| map.snr[b].total_cmp(&map.snr[a]).then(a.cmp(&b)));
+    seeds.sort_by(|&a, &b| map.snr(b).total_cmp(&map.snr(a)).then(a.cmp(&b)));
 
     let mut strands: Vec<Strand> = Vec::new();
-    let mut visited: Vec<u32> = vec![0; n];
-    let mut stamp: u32 = 0;
+    // The pixels of the current seed's strand (a set, not a plane: a strand has
+    // hundreds of pixels, a photo millions).
+    let mut visited: HashSet<usize> = HashSet::new();
     for seed in seeds {
         if claimed[seed] != 0 {
             continue;
         }
         let [nx, ny] = map.normal[seed];
         let tangent = [-f64::from(ny), f64::from(nx)];
-        // Both walks of one seed share a visit stamp, so a closed curve (a vessel
+        // Both walks of one seed share the visited set, so a closed curve (a vessel
         // loop, a ring of flake edge) is walked around once, never forever.
-        stamp += 1;
-        visited[seed] = stamp;
-        let forward = walk(map, &line, &claimed, &mut visited, stamp, seed, tangent);
+        visited.clear();
+        visited.insert(seed);
+        let forward = walk(map, &line, &claimed, &mut visited, seed, tangent);
         let backward = walk(
             map,
             &line,
             &claimed,
             &mut visited,
-            stamp,
             seed,
             [-tangent[0], -tangent[1]],
         );
@@ -139,7 +141,7 @@ pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
             .map(|&i| StrandPoint {
                 pos: map.center(i),
                 sigma_px: map.sigmas_px[usize::from(map.scale[i])],
-                snr: map.snr[i],
+                snr: map.snr(i),
             })
             .collect();
         claim_band(map, &points, id, &mut claimed);
@@ -149,14 +151,13 @@ pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
 }
 
 /// Walks from `start` along `dir`, returning the pixels visited (without `start`).
-/// Pixels already in this seed's strand carry `stamp` in `visited` and are not
-/// entered again.
+/// Pixels already in this seed's strand are in `visited` and are not entered
+/// again.
 fn walk(
     map: &RidgeMap,
     line: &[bool],
     claimed: &[u32],
-    visited: &mut [u32],
-    stamp: u32,
+    visited: &mut HashSet<usize>,
     start: usize,
     dir: [f64; 2],
 ) -> Vec<usize> {
@@ -195,7 +196,7 @@ fn walk(
                     continue;
                 }
                 let q = (qy * w + qx) as usize;
-                if !line[q] || map.polarity[q] != polarity || visited[q] == stamp {
+                if !line[q] || map.polarity[q] != polarity || visited.contains(&q) {
                     continue;
                 }
                 let [nx, ny] = map.normal[q];
@@ -221,7 +222,7 @@ fn walk(
             break;
         }
         out.push(next);
-        visited[next] = stamp;
+        visited.insert(next);
         dir = t;
         cur = next;
     }
