@@ -323,14 +323,18 @@ pub fn analyze(
         });
     }
     let um = calibration.um_per_px();
-    let prep = prepare(image, params.assume_srgb);
+    let mut prep = prepare(image, params.assume_srgb);
     let quality = assess_planes(&prep.rgb, &prep.mean, um);
     let background = Background::new(
         &prep.mean,
         background_block_px(params.background_block_um, um),
     );
     let ridge = detect_ridges(&prep.absorbance, params, um);
+    // Neither the absorbance nor the ridge map is read past the stage that needs
+    // it: freed at once, they keep the peak memory down (see README, "Memory").
+    prep.absorbance = Plane::default();
     let strands = trace_strands(&ridge, params);
+    drop(ridge);
     let trim_px = params.end_trim_um / um;
     let mut measured: Vec<(i8, Measured)> = strands
         .par_iter()

@@ -25,7 +25,7 @@
 //! * J. A. Nelder, R. Mead, "A simplex method for function minimization",
 //!   Computer Journal 7(4), 1965.
 
-use crate::filter::Plane;
+use crate::filter::{Plane, Sample};
 use crate::preprocess::Prepared;
 use crate::stats::median;
 use crate::trace::Strand;
@@ -141,7 +141,7 @@ struct Section {
 impl Section {
     /// Occlusion of `plane` at `d` along `nrm` from `p` against this section's
     /// skin, interpolated linearly between the two references.
-    fn occlusion(&self, plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64) -> f64 {
+    fn occlusion(&self, plane: &impl Sample, p: [f64; 2], nrm: [f64; 2], d: f64) -> f64 {
         let span = self.at[0] + self.at[1];
         let t = ((d + self.at[0]) / span.max(1e-9)).clamp(0.0, 1.0);
         let skin = self.skin[0] + t * (self.skin[1] - self.skin[0]);
@@ -170,7 +170,7 @@ impl Section {
 /// [`NEIGHBOUR_DROP`] of the shaft's contrast. That maximum becomes the side's skin
 /// reference and the end of the shaft's own profile. `dark` is the polarity
 /// (darker than skin); light shafts are handled with the profile inverted.
-fn section(plane: &Plane, p: [f64; 2], nrm: [f64; 2], reach: f64, dark: bool) -> Section {
+fn section(plane: &impl Sample, p: [f64; 2], nrm: [f64; 2], reach: f64, dark: bool) -> Section {
     let k = (reach / PROFILE_STEP_PX).round() as i64;
     let raw: Vec<f64> = (-k..=k)
         .map(|j| {
@@ -315,18 +315,19 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
     ];
 
     let mut colour_occlusion = [0.0; 3];
-    for (c, plane) in prep.rgb.iter().enumerate() {
+    for (c, occlusion) in colour_occlusion.iter_mut().enumerate() {
+        let plane = prep.rgb.channel(c);
         let mut v: Vec<f64> = (first..=last)
             .map(|i| {
-                section(plane, centerline[i], normals[i], reach, dark).occlusion(
-                    plane,
+                section(&plane, centerline[i], normals[i], reach, dark).occlusion(
+                    &plane,
                     centerline[i],
                     normals[i],
                     0.0,
                 )
             })
             .collect();
-        colour_occlusion[c] = median(&mut v).unwrap_or(0.0);
+        *occlusion = median(&mut v).unwrap_or(0.0);
     }
 
     // Median occlusion profile over the middle of the shaft.
@@ -813,6 +814,7 @@ fn nelder_mead(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::LinearRgb;
 
     fn synthetic_profile(r: f64, sigma: f64, q: f64, a: f64) -> Vec<(f64, f64)> {
         let ds: Vec<f64> = (-24..=24).map(|j| j as f64 * 0.5).collect();
@@ -901,7 +903,7 @@ mod tests {
             }
         }
         let prep = Prepared {
-            rgb: [mean.clone(), mean.clone(), mean.clone()],
+            rgb: LinearRgb::Planes([mean.clone(), mean.clone(), mean.clone()]),
             absorbance: mean.clone(),
             mean,
         };
@@ -924,7 +926,7 @@ mod tests {
     }
 
     /// A blurred horizontal opaque bar image: skin 0.5, bars `(centre_y, width)`.
-    fn bars_image(bars: &[(f64, f64)], w: usize, h: usize) -> Prepared {
+    fn bars_image(bars: &[(f64, f64)], w: usize, h: usize) -> Prepared<'static> {
         use crate::filter::Plane;
         let mut mean = Plane::new(w, h);
         for y in 0..h {
@@ -945,7 +947,7 @@ mod tests {
             }
         }
         Prepared {
-            rgb: [mean.clone(), mean.clone(), mean.clone()],
+            rgb: LinearRgb::Planes([mean.clone(), mean.clone(), mean.clone()]),
             absorbance: mean.clone(),
             mean,
         }

@@ -12,17 +12,78 @@
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use crate::filter::{Plane, ROWS_PER_TASK};
+use crate::filter::{bilinear, Plane, Sample, ROWS_PER_TASK};
 
 /// Floor added before the logarithm: one step of a 12-bit sensor in linear light.
 /// Keeps saturated-black pixels finite without compressing real dark detail.
 const LINEAR_FLOOR: f32 = 1.0 / 4096.0;
 
+/// Linear-light red, green and blue of a photo.
+#[derive(Clone, Debug)]
+pub(crate) enum LinearRgb<'a> {
+    /// An 8-bit RGB photo read through its 256-entry linearisation table: the
+    /// values are the table's, computed where they are read, so no `f32` plane
+    /// per channel (12 bytes per pixel) is held.
+    Table {
+        width: usize,
+        height: usize,
+        /// Interleaved R, G, B bytes, row-major.
+        raw: &'a [u8],
+        lut: Box<[f32; 256]>,
+    },
+    /// Any other pixel format, converted to one plane per channel in [0, 1].
+    Planes([Plane; 3]),
+}
+
+impl LinearRgb<'_> {
+    /// Linear red, green and blue of pixel `i` (row-major index).
+    #[inline]
+    pub fn pixel(&self, i: usize) -> [f32; 3] {
+        match self {
+            LinearRgb::Table { raw, lut, .. } => [
+                lut[usize::from(raw[3 * i])],
+                lut[usize::from(raw[3 * i + 1])],
+                lut[usize::from(raw[3 * i + 2])],
+            ],
+            LinearRgb::Planes([r, g, b]) => [r.data[i], g.data[i], b.data[i]],
+        }
+    }
+
+    /// Channel `c` (0 red, 1 green, 2 blue), to sample.
+    pub fn channel(&self, c: usize) -> Channel<'_> {
+        Channel { rgb: self, c }
+    }
+}
+
+/// One channel of a [`LinearRgb`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Channel<'a> {
+    rgb: &'a LinearRgb<'a>,
+    c: usize,
+}
+
+impl Sample for Channel<'_> {
+    #[inline]
+    fn sample(&self, x: f64, y: f64) -> f32 {
+        match self.rgb {
+            LinearRgb::Table {
+                width,
+                height,
+                raw,
+                lut,
+            } => bilinear(*width, *height, x, y, |px, py| {
+                lut[usize::from(raw[3 * (py * width + px) + self.c])]
+            }),
+            LinearRgb::Planes(planes) => planes[self.c].sample(x, y),
+        }
+    }
+}
+
 /// The planes every later stage reads.
 #[derive(Clone, Debug)]
-pub(crate) struct Prepared {
+pub(crate) struct Prepared<'a> {
     /// Linear-light red, green and blue in [0, 1].
-    pub rgb: [Plane; 3],
+    pub rgb: LinearRgb<'a>,
     /// Linear-light mean of the three channels in [0, 1].
     pub mean: Plane,
     /// Absorbance `−ln(mean + floor)`: hair darker than skin is a ridge (maximum).
@@ -43,45 +104,32 @@ pub(crate) fn srgb_to_linear(v: f32) -> f32 {
 ///
 /// `linearize` undoes the sRGB curve; pass `false` for images known to be
 /// linear already (raw sensor exports).
-pub(crate) fn prepare(image: &DynamicImage, linearize: bool) -> Prepared {
+pub(crate) fn prepare(image: &DynamicImage, linearize: bool) -> Prepared<'_> {
     let width = image.width() as usize;
     let height = image.height() as usize;
-    // 8-bit input (the common case) goes through a 256-entry table.
-    let lut: Vec<f32> = (0..256u32)
-        .map(|v| {
-            let e = v as f32 / 255.0;
-            if linearize {
-                srgb_to_linear(e)
-            } else {
-                e
-            }
-        })
-        .collect();
-    let mut planes = [
-        Plane::new(width, height),
-        Plane::new(width, height),
-        Plane::new(width, height),
-    ];
     let decode = |v: f32| if linearize { srgb_to_linear(v) } else { v };
-    match image {
+    let rgb = match image {
+        // 8-bit input (the common case) goes through a 256-entry table.
         DynamicImage::ImageRgb8(rgb) => {
-            let raw = rgb.as_raw();
-            for (c, plane) in planes.iter_mut().enumerate() {
-                plane
-                    .data
-                    .par_chunks_mut(ROWS_PER_TASK * width)
-                    .enumerate()
-                    .for_each(|(chunk, out)| {
-                        let start = chunk * ROWS_PER_TASK * width;
-                        for (i, o) in out.iter_mut().enumerate() {
-                            *o = lut[raw[(start + i) * 3 + c] as usize];
-                        }
-                    });
+            let mut lut = Box::new([0.0f32; 256]);
+            for (v, l) in lut.iter_mut().enumerate() {
+                *l = decode(v as f32 / 255.0);
+            }
+            LinearRgb::Table {
+                width,
+                height,
+                raw: rgb.as_raw(),
+                lut,
             }
         }
         _ => {
             let rgb = image.to_rgb32f();
             let raw = rgb.as_raw();
+            let mut planes = [
+                Plane::new(width, height),
+                Plane::new(width, height),
+                Plane::new(width, height),
+            ];
             for (c, plane) in planes.iter_mut().enumerate() {
                 for (i, o) in plane.data.iter_mut().enumerate() {
                     // NaN (missing data in a float image) reads as black:
@@ -91,24 +139,26 @@ pub(crate) fn prepare(image: &DynamicImage, linearize: bool) -> Prepared {
                     *o = decode(if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) });
                 }
             }
+            LinearRgb::Planes(planes)
         }
-    }
+    };
     let mut mean = Plane::new(width, height);
     let mut absorbance = Plane::new(width, height);
-    {
-        let [r, g, b] = &planes;
-        mean.data
-            .par_iter_mut()
-            .zip(absorbance.data.par_iter_mut())
-            .enumerate()
-            .for_each(|(i, (m, a))| {
-                let v = (r.data[i] + g.data[i] + b.data[i]) / 3.0;
+    let chunk = ROWS_PER_TASK * width.max(1);
+    mean.data
+        .par_chunks_mut(chunk)
+        .zip(absorbance.data.par_chunks_mut(chunk))
+        .enumerate()
+        .for_each(|(c, (m, a))| {
+            for (j, (m, a)) in m.iter_mut().zip(a.iter_mut()).enumerate() {
+                let [r, g, b] = rgb.pixel(c * chunk + j);
+                let v = (r + g + b) / 3.0;
                 *m = v;
                 *a = -(v + LINEAR_FLOOR).ln();
-            });
-    }
+            }
+        });
     Prepared {
-        rgb: planes,
+        rgb,
         mean,
         absorbance,
     }
@@ -211,8 +261,46 @@ mod tests {
                 image::Rgb([40, 30, 30])
             }
         });
-        let p = prepare(&DynamicImage::ImageRgb8(img), true);
+        let img = DynamicImage::ImageRgb8(img);
+        let p = prepare(&img, true);
         assert!(p.absorbance.at(1, 0) > p.absorbance.at(0, 0));
         assert!(p.mean.at(0, 0) > p.mean.at(1, 0));
+    }
+
+    #[test]
+    fn an_8_bit_photo_read_through_its_table_matches_the_same_photo_as_float_planes() {
+        let img = image::RgbImage::from_fn(7, 5, |x, y| {
+            image::Rgb([
+                (37 * x + 11 * y) as u8,
+                (200 - 23 * y) as u8,
+                (9 * x * y) as u8,
+            ])
+        });
+        let table = DynamicImage::ImageRgb8(img);
+        let float = DynamicImage::ImageRgb32F(table.to_rgb32f());
+        for linearize in [true, false] {
+            let a = prepare(&table, linearize);
+            let b = prepare(&float, linearize);
+            assert!(matches!(a.rgb, LinearRgb::Table { .. }));
+            assert!(matches!(b.rgb, LinearRgb::Planes(_)));
+            for i in 0..35 {
+                let (pa, pb) = (a.rgb.pixel(i), b.rgb.pixel(i));
+                for c in 0..3 {
+                    assert!((pa[c] - pb[c]).abs() < 1e-6, "pixel {i} channel {c}");
+                }
+                assert!((a.mean.data[i] - b.mean.data[i]).abs() < 1e-6);
+                assert!((a.absorbance.data[i] - b.absorbance.data[i]).abs() < 1e-5);
+            }
+            // Bilinear samples, inside and clamped past the border.
+            for (x, y) in [(0.2, 0.3), (3.7, 2.25), (6.9, 4.9), (-2.0, 9.0)] {
+                for c in 0..3 {
+                    let (sa, sb) = (a.rgb.channel(c).sample(x, y), b.rgb.channel(c).sample(x, y));
+                    assert!(
+                        (sa - sb).abs() < 1e-6,
+                        "({x}, {y}) channel {c}: {sa} vs {sb}"
+                    );
+                }
+            }
+        }
     }
 }

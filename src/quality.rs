@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calibration::Calibration;
 use crate::filter::{filter_cols, filter_rows, gaussian_kernel, Plane};
-use crate::preprocess::prepare;
+use crate::preprocess::{prepare, LinearRgb};
 
 /// Largest edge blur (Gaussian σ, µm) of a reliable photo. The width fit
 /// separates a shaft's diameter from the blur only when the diameter is at
@@ -249,7 +249,7 @@ pub fn assess(image: &DynamicImage, calibration: &Calibration, assume_srgb: bool
 }
 
 /// [`assess`] on prepared linear planes (what `analyze` calls).
-pub(crate) fn assess_planes(rgb: &[Plane; 3], mean: &Plane, um_per_px: f64) -> Quality {
+pub(crate) fn assess_planes(rgb: &LinearRgb, mean: &Plane, um_per_px: f64) -> Quality {
     let n = mean.data.len();
     // Exposure, in one sequential pass (a fixed order: the sums do not depend on
     // the thread count).
@@ -258,7 +258,7 @@ pub(crate) fn assess_planes(rgb: &[Plane; 3], mean: &Plane, um_per_px: f64) -> Q
     let mut sum = 0.0f64;
     let mut hist = vec![0u64; HIST_BINS];
     for i in 0..n {
-        let (r, g, b) = (rgb[0].data[i], rgb[1].data[i], rgb[2].data[i]);
+        let [r, g, b] = rgb.pixel(i);
         if r >= HIGHLIGHT_CLIP_LINEAR || g >= HIGHLIGHT_CLIP_LINEAR || b >= HIGHLIGHT_CLIP_LINEAR {
             high += 1;
         }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 /// Working planes of one photo (output of [`preprocess`]).
 #[derive(Debug)]
-pub struct Planes(crate::preprocess::Prepared);
+pub struct Planes<'a>(crate::preprocess::Prepared<'a>);
 
 /// Per-pixel line response (output of [`ridge`]).
 #[derive(Debug)]
@@ -38,7 +38,11 @@ impl Strands {
 
 /// Stage 1: colour planes, mean level and hair-contrast (absorbance) plane, and
 /// the skin-level map.
-pub fn preprocess(image: &DynamicImage, calibration: &Calibration, params: &Params) -> Planes {
+pub fn preprocess<'a>(
+    image: &'a DynamicImage,
+    calibration: &Calibration,
+    params: &Params,
+) -> Planes<'a> {
     let prep = prepare(image, params.assume_srgb);
     let block = background_block_px(params.background_block_um, calibration.um_per_px());
     std::hint::black_box(Background::new(&prep.mean, block));
