@@ -336,9 +336,18 @@ pub fn analyze(
     let strands = trace_strands(&ridge, params);
     drop(ridge);
     let trim_px = params.end_trim_um / um;
+    let long_enough = |m: &Measured| m.length_px * um >= params.min_length_um;
     let mut measured: Vec<(i8, Measured)> = strands
         .par_iter()
-        .filter_map(|s| measure(&prep, s, trim_px).map(|m| (s.polarity, m)))
+        .filter_map(|s| {
+            let mut m = measure(&prep, s, trim_px)?;
+            // Only a strand long enough to be a hair can tell the blur (below);
+            // the others need the free fit only if the blur refit fails.
+            if long_enough(&m) {
+                m.fit_free();
+            }
+            Some((s.polarity, m))
+        })
         .collect();
 
     // The photo's blur, from shafts wide enough (≥ 3σ) that blur and width
@@ -365,8 +374,8 @@ pub fn analyze(
                 (d >= 3.0 * s
                     && m.fit_residual < BLUR_FIT_LOOSE_RESIDUAL
                     && (clean || !strict)
-                    && m.length_px * um >= params.min_length_um)
-                    .then_some(s)
+                    && long_enough(m))
+                .then_some(s)
             })
             .collect()
     };
@@ -375,11 +384,10 @@ pub fn analyze(
         blur = blur_of(false);
     }
     let blur_px = median(&mut blur);
-    if let Some(b) = blur_px {
-        measured
-            .par_iter_mut()
-            .for_each(|(_, m)| m.refit_with_blur(b));
-    }
+    measured.par_iter_mut().for_each(|(_, m)| match blur_px {
+        Some(b) => m.refit_with_blur(b),
+        None => m.fit_free(),
+    });
 
     let margin_of = |m: &Measured| (1.5 * m.sigma_det_px + 1.5).max(2.0);
     let inside = |p: [f64; 2], margin: f64| {

@@ -66,8 +66,10 @@ pub(crate) struct Measured {
     /// keeps at least half the centre's contrast, with no neighbour cut (px): two
     /// shafts side by side read as one wide run.
     pub station_width_px: Vec<f64>,
-    /// The median occlusion profile and its offsets, kept for the fixed-blur refit.
+    /// The median occlusion profile and its offsets, kept for the fits.
     profile: Vec<(f64, f64)>,
+    /// Whether [`Measured::fit_free`] has run.
+    free_fitted: bool,
 }
 
 /// Resamples a polyline every `step` px of arc length and smooths it with a
@@ -267,7 +269,9 @@ fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -
     1.0 - f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1])) / skin
 }
 
-/// Measures one traced strand.
+/// Measures one traced strand: everything but the profile fits
+/// ([`Measured::fit_free`], [`Measured::refit_with_blur`]), which are the costly
+/// part and not every strand needs both.
 pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<Measured> {
     let raw: Vec<[f64; 2]> = strand.points.iter().map(|p| p.pos).collect();
     let centerline = resample(&raw, 1.0, 2);
@@ -369,29 +373,20 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
             )
         })
         .collect();
-    let free = fit_profile(&profile, None);
-    let (diameter_px, amplitude, free_sigma_px, fit_residual) = match free {
-        Some(f) => (
-            Some(2.0 * f.radius_px),
-            f.amplitude,
-            Some(f.sigma_px),
-            f.residual,
-        ),
-        None => (None, middle_level, None, f64::INFINITY),
-    };
     Some(Measured {
         centerline,
         length_px,
-        diameter_px,
-        amplitude,
+        diameter_px: None,
+        amplitude: middle_level,
         colour_occlusion,
         end_transition_px,
         flank_level,
         sigma_det_px,
-        free_sigma_px,
-        fit_residual,
+        free_sigma_px: None,
+        fit_residual: f64::INFINITY,
         station_width_px,
         profile,
+        free_fitted: false,
     })
 }
 
@@ -483,11 +478,32 @@ fn end_transition(
 }
 
 impl Measured {
-    /// Refits the diameter with the photo's blur held at `sigma_px`.
+    /// Fits the median profile with the blur free: the diameter, amplitude, blur
+    /// and residual. Until then (or where the fit fails) the strand has no
+    /// diameter, its amplitude is its middle occlusion and its residual infinite.
+    /// Fitting twice changes nothing.
+    pub fn fit_free(&mut self) {
+        if self.free_fitted {
+            return;
+        }
+        self.free_fitted = true;
+        if let Some(f) = fit_profile(&self.profile, None) {
+            self.diameter_px = Some(2.0 * f.radius_px);
+            self.amplitude = f.amplitude;
+            self.free_sigma_px = Some(f.sigma_px);
+            self.fit_residual = f.residual;
+        }
+    }
+
+    /// Refits the diameter with the photo's blur held at `sigma_px`; where that
+    /// fit fails, the free fit's diameter stands ([`Measured::fit_free`], run
+    /// here if it was not yet).
     pub fn refit_with_blur(&mut self, sigma_px: f64) {
         if let Some(f) = fit_profile(&self.profile, Some(sigma_px)) {
             self.diameter_px = Some(2.0 * f.radius_px);
             self.amplitude = f.amplitude;
+        } else {
+            self.fit_free();
         }
     }
 }

@@ -63,8 +63,9 @@ pub fn trace_strands(ridges: &Ridges, params: &Params) -> Strands {
     Strands(analysis::trace_strands(&ridges.0, params))
 }
 
-/// Stage 4: length and cross-section fit of every strand; returns how many
-/// strands gave a width.
+/// Stage 4: length and cross-sections of every strand, and the free profile fit
+/// of those long enough to tell the photo's blur (as in `analyze`, before its
+/// blur refit); returns how many strands gave a width.
 pub fn measure_strands(
     planes: &Planes,
     strands: &Strands,
@@ -75,6 +76,12 @@ pub fn measure_strands(
     strands
         .0
         .par_iter()
-        .filter_map(|s| measure(&planes.0, s, trim_px)?.diameter_px)
+        .filter_map(|s| {
+            let mut m = measure(&planes.0, s, trim_px)?;
+            if m.length_px * calibration.um_per_px() >= params.min_length_um {
+                m.fit_free();
+            }
+            m.diameter_px
+        })
         .count()
 }
