@@ -201,6 +201,16 @@ fn update_row(d: &RowDerivatives, k: usize, sigma: f64, row: RowFields) {
         } else {
             (half_tr - disc, half_tr + disc)
         };
+        // Dark line: absorbance maximum, e_big < 0.
+        let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
+        // The strength before its edge term: subtracting the (non-negative) edge
+        // term can only lower it, also in floating point, so where this bound
+        // does not beat the best so far neither does the strength, and the
+        // eigenvector is not needed (most pixels: skin).
+        let bound = s2 * (-p * e_big) - s2 * (-p * e_small).max(0.0);
+        if bound <= 0.0 || bound <= row.strength[j] {
+            continue;
+        }
         // Eigenvector of e_big.
         let (mut nx, mut ny) = if b.abs() > 1e-12 {
             (b, e_big - a)
@@ -215,10 +225,8 @@ fn update_row(d: &RowDerivatives, k: usize, sigma: f64, row: RowFields) {
         }
         nx /= norm;
         ny /= norm;
-        // Dark line: absorbance maximum, e_big < 0.
-        let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
         let gn = lx[j] * nx + ly[j] * ny;
-        let s = s2 * (-p * e_big) - s2 * (-p * e_small).max(0.0) - s1 * gn.abs();
+        let s = bound - s1 * gn.abs();
         if s <= 0.0 {
             continue;
         }
