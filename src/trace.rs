@@ -103,16 +103,18 @@ pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
         .collect();
     // 0 = free; otherwise 1 + strand index that claimed it.
     let mut claimed: Vec<u32> = vec![0; n];
-    let mut seeds: Vec<usize> = (0..n)
-        .filter(|&i| line[i] && map.snr(i) >= params.snr_high && map.is_max_across(i))
+    let mut seeds: Vec<(f32, usize)> = (0..n)
+        .filter(|&i| line[i])
+        .map(|i| (map.snr(i), i))
+        .filter(|&(snr, i)| snr >= params.snr_high && map.is_max_across(i))
         .collect();
-    seeds.sort_by(|&a, &b| map.snr(b).total_cmp(&map.snr(a)).then(a.cmp(&b)));
+    seeds.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
 
     let mut strands: Vec<Strand> = Vec::new();
     // The pixels of the current seed's strand (a set, not a plane: a strand has
     // hundreds of pixels, a photo millions).
     let mut visited: HashSet<usize> = HashSet::new();
-    for seed in seeds {
+    for (_, seed) in seeds {
         if claimed[seed] != 0 {
             continue;
         }
