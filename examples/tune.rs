@@ -20,9 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ms = t.elapsed().as_millis();
         let s = score(&a, &synth.truth, params.min_length_um);
         println!(
-            "{} seed {seed}: count {:.1}/{} ({:+.1}%) P {:.3} R {:.3} F1 {:.3} widthMAE {:.2} bias {:+.2} vellusErr {:+.3} FU {:+} blur {:?} truth-blur {:.2}um {ms} ms",
+            "{} seed {seed}: count {:.1}/{} ({:+.1}%) P {:.3} R {:.3} F1 {:.3} widthMAE {:.2} bias {:+.2} vellusErr {:+.3} FU {:+} emP {:.3} emR {:.3} blur {:?} truth-blur {:.2}um {ms} ms",
             scenario.name(), s.estimated_count, s.true_count, s.count_error_pct, s.precision, s.recall, s.f1,
-            s.width_mae_um, s.width_bias_um, s.vellus_fraction_error, s.follicular_unit_error, a.blur_sigma_um.map(|b| (b*100.0).round()/100.0), synth.truth.blur_sigma_px * synth.truth.um_per_px
+            s.width_mae_um, s.width_bias_um, s.vellus_fraction_error, s.follicular_unit_error, s.emergence_precision, s.emergence_recall, a.blur_sigma_um.map(|b| (b*100.0).round()/100.0), synth.truth.blur_sigma_px * synth.truth.um_per_px
         );
         if std::env::var("WIDTHS").is_ok() {
             for p in &s.width_pairs_um {

@@ -272,7 +272,14 @@ pub struct Analysis {
 /// * **crisp**: full contrast up to the end: a clipped tip, unless the skin around
 ///   it is darker than [`OPENING_SURROUND_MAX`] of the skin level (an opening);
 /// * **crossing**: the end stops against the middle of another strand, at least
-///   30° across it: the hair passes under or over that one there.
+///   30° across it: the hair passes under or over that one there; or another
+///   strand of the same polarity continues it: its end faces this one within 30°,
+///   in line, across a gap no longer than the widest shaft over sin 10° (a hair
+///   crossing at 10° or more hides no more), and at least three quarters of the
+///   gap differ from the skin by half the fainter strand's contrast. The trace of a
+///   hair breaks where it passes under or over another even when the other's
+///   trace breaks there too; between a clipped tip and the next hair's opening
+///   lies skin.
 ///
 /// A strand's `count_weight` is 1 when one of its ends is an emergence (fade,
 /// unresolved, or crisp in a dark opening) or when both ends lie inside the field
@@ -398,7 +405,18 @@ pub fn analyze(
     };
     // Pass 1: keep the strands that are hair-shaped.
     let mut kept: Vec<(i8, Measured, f64)> = Vec::new();
-    for (polarity, m) in measured {
+    // Every measured strand's ends, hair-shaped or not: one that continues a hair
+    // across a crossing may be too short on its own to be kept.
+    let all_ends = strand_ends(measured.iter().map(|(p, m)| {
+        (
+            *p,
+            m.centerline.as_slice(),
+            m.diameter_px.unwrap_or(2.0 * m.sigma_det_px),
+            m.amplitude,
+        )
+    }));
+    let mut kept_source: Vec<usize> = Vec::new();
+    for (source, (polarity, m)) in measured.into_iter().enumerate() {
         let Some(d_px) = m.diameter_px else { continue };
         let length_um = m.length_px * um;
         let width_um = d_px * um;
@@ -458,6 +476,7 @@ pub fn analyze(
             continue;
         }
         kept.push((polarity, m, d_px));
+        kept_source.push(source);
     }
 
     // Pass 2: the count, end by end. An end that stops against the middle of
@@ -489,6 +508,23 @@ pub fn analyze(
         })
         .collect();
     drop(shafts);
+    // `[head, tail]` of each kept strand: another strand of the same polarity
+    // continues it across a short gap, facing it (the same hair, its trace broken
+    // where it passes under or over another).
+    let max_gap_px =
+        params.max_width_um / um / CONTINUATION_MIN_CROSSING_DEG.to_radians().sin() + blur_margin;
+    let kept_ends = strand_ends(
+        kept.iter()
+            .map(|(p, m, d)| (*p, m.centerline.as_slice(), *d, m.amplitude)),
+    );
+    let mut continued: Vec<[bool; 2]> = vec![[false; 2]; kept.len()];
+    for e in &kept_ends {
+        continued[e.strand][usize::from(e.tail)] = all_ends.iter().any(|o| {
+            o.strand != kept_source[e.strand]
+                && continues(e, o, max_gap_px)
+                && gap_covered(&prep.mean, &background, e, o)
+        });
+    }
     let mut results: Vec<StrandResult> = Vec::new();
     let other_ends: Vec<(usize, [f64; 2])> = kept
         .iter()
@@ -547,7 +583,10 @@ pub fn analyze(
                 ),
             ]
         };
-        let crossing = [hin && crossing[0], tin && crossing[1]];
+        let crossing = [
+            hin && (crossing[0] || continued[index][0]),
+            tin && (crossing[1] || continued[index][1]),
+        ];
         let ends = [
             if crossing[0] {
                 EndKind::Crossing
@@ -800,6 +839,108 @@ fn ends_across_another(
         let cos = ((dir[0] * t[0] + dir[1] * t[1]) / (dl * tl)).abs().min(1.0);
         cos.acos().to_degrees() >= CROSSING_MIN_DEG
     })
+}
+
+/// Smallest crossing angle (degrees) a broken trace is bridged across: a hair
+/// that passes under or over another of width `w` at angle `a` loses its trace
+/// over about `w / sin a`, so the longest gap bridged is the widest shaft over
+/// the sine of this angle.
+const CONTINUATION_MIN_CROSSING_DEG: f64 = 10.0;
+
+/// Largest angle (degrees) between an end's direction and the reversed direction
+/// of the end that continues it, and between each end's direction and the gap.
+const CONTINUATION_MAX_DEG: f64 = 30.0;
+
+/// One end of a strand: its position, its outward direction, the strand's
+/// polarity and diameter (px).
+struct StrandEnd {
+    strand: usize,
+    /// `false` for the head (first point), `true` for the tail.
+    tail: bool,
+    polarity: i8,
+    pos: [f64; 2],
+    out: [f64; 2],
+    d_px: f64,
+    amplitude: f64,
+}
+
+/// The head and the tail of each strand (polarity, centreline, diameter px,
+/// amplitude), numbered in the iterator's order; the direction is taken over the
+/// last 6 px. A strand without points has no ends.
+fn strand_ends<'a>(
+    strands: impl Iterator<Item = (i8, &'a [[f64; 2]], f64, f64)>,
+) -> Vec<StrandEnd> {
+    let mut ends = Vec::new();
+    for (s, (polarity, c, d_px, amplitude)) in strands.enumerate() {
+        let n = c.len();
+        if n == 0 {
+            continue;
+        }
+        let k = 6.min(n - 1);
+        for (tail, end, inner) in [(false, c[0], c[k]), (true, c[n - 1], c[n - 1 - k])] {
+            let v = [end[0] - inner[0], end[1] - inner[1]];
+            let l = v[0].hypot(v[1]).max(1e-9);
+            ends.push(StrandEnd {
+                strand: s,
+                tail,
+                polarity,
+                pos: end,
+                out: [v[0] / l, v[1] / l],
+                d_px,
+                amplitude,
+            });
+        }
+    }
+    ends
+}
+
+/// Whether end `b` continues end `a` across a gap: the same polarity, within half
+/// their diameters plus `max_gap_px`, facing each other, with the gap along both
+/// ends' directions (within [`CONTINUATION_MAX_DEG`]). Hairs of one opening leave
+/// it pointing the same way, not at each other.
+fn continues(a: &StrandEnd, b: &StrandEnd, max_gap_px: f64) -> bool {
+    let cos_max = CONTINUATION_MAX_DEG.to_radians().cos();
+    let dot = |u: [f64; 2], v: [f64; 2]| u[0] * v[0] + u[1] * v[1];
+    if b.polarity != a.polarity || dot(a.out, b.out) > -cos_max {
+        return false;
+    }
+    let d = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
+    let dist = d[0].hypot(d[1]);
+    if dist > 0.5 * (a.d_px + b.d_px) + max_gap_px {
+        return false;
+    }
+    if dist < 1.0 {
+        return true;
+    }
+    let u = [d[0] / dist, d[1] / dist];
+    dot(a.out, u) >= cos_max && dot(b.out, u) <= -cos_max
+}
+
+/// Smallest share of a gap between two facing ends that something other than
+/// skin must cover for the ends to be one hair.
+const GAP_COVERED_MIN: f64 = 0.75;
+
+/// Whether the gap between ends `a` and `b` is covered: along the segment between
+/// them, at least [`GAP_COVERED_MIN`] of the samples differ from the skin level by
+/// half the fainter strand's amplitude (at most 0.2). A hair's trace breaks where
+/// it passes under or over another hair, or where it fades for a stretch; between
+/// the tip of one clipped hair and the opening of another there is skin.
+fn gap_covered(plane: &Plane, background: &Background, a: &StrandEnd, b: &StrandEnd) -> bool {
+    let d = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
+    let n = d[0].hypot(d[1]).floor() as usize;
+    if n < 3 {
+        return true;
+    }
+    let min_dev = (0.5 * a.amplitude.abs().min(b.amplitude.abs())).min(0.2);
+    let covered = (1..n)
+        .filter(|&k| {
+            let t = k as f64 / n as f64;
+            let (x, y) = (a.pos[0] + t * d[0], a.pos[1] + t * d[1]);
+            let level = background.at(x, y);
+            level > 1e-9 && (1.0 - f64::from(plane.sample(x, y)) / level).abs() >= min_dev
+        })
+        .count();
+    covered as f64 >= GAP_COVERED_MIN * (n - 1) as f64
 }
 
 /// Smallest ratio of the wide to the narrow part of a strand, and smallest
@@ -1194,5 +1335,97 @@ mod merged_tests {
         assert!(width_steps(&taper, Some(0), 10.0).is_empty());
         // Too short to hold two runs beyond the end zones.
         assert!(width_steps(&profile(&[(14.0, 20), (7.0, 20)]), Some(0), 10.0).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod continuation_tests {
+    use super::{continues, gap_covered, strand_ends, StrandEnd};
+    use crate::filter::Plane;
+    use crate::preprocess::Background;
+
+    fn line(from: [f64; 2], to: [f64; 2]) -> Vec<[f64; 2]> {
+        let n = (to[0] - from[0]).hypot(to[1] - from[1]).round() as usize;
+        (0..=n)
+            .map(|i| {
+                let t = i as f64 / n as f64;
+                [
+                    from[0] + t * (to[0] - from[0]),
+                    from[1] + t * (to[1] - from[1]),
+                ]
+            })
+            .collect()
+    }
+
+    /// Skin at 0.8 with dark (0.3) bars `[x0, x1) × [y0, y1)`.
+    fn photo(bars: &[[usize; 4]]) -> Plane {
+        let mut p = Plane::new(128, 100);
+        p.data.fill(0.8);
+        for &[x0, x1, y0, y1] in bars {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    p.data[y * p.width + x] = 0.3;
+                }
+            }
+        }
+        p
+    }
+
+    /// The ends of two dark 6-px strands (amplitude 0.6).
+    fn ends(a: &[[f64; 2]], b: &[[f64; 2]]) -> Vec<StrandEnd> {
+        strand_ends([(1i8, a, 6.0, 0.6), (1i8, b, 6.0, 0.6)].into_iter())
+    }
+
+    #[test]
+    fn a_shaft_broken_where_another_crosses_it_is_continued() {
+        // A horizontal shaft along y = 50, its trace broken from x = 40 to 60
+        // where a 12-px vertical shaft crosses over it.
+        let plane = photo(&[[20, 100, 47, 53], [44, 56, 0, 100]]);
+        let bg = Background::new(&plane, 32);
+        let a = line([20.0, 50.0], [40.0, 50.0]);
+        let b = line([60.0, 50.0], [100.0, 50.0]);
+        let e = ends(&a, &b);
+        let (a_tail, b_head) = (&e[1], &e[2]);
+        assert!(a_tail.tail && !b_head.tail && b_head.strand == 1);
+        assert!(continues(a_tail, b_head, 25.0));
+        assert!(continues(b_head, a_tail, 25.0));
+        assert!(gap_covered(&plane, &bg, a_tail, b_head));
+        // Their outer ends face away from each other.
+        assert!(!continues(&e[0], &e[3], 100.0));
+        // Beyond the longest gap bridged, they are two hairs.
+        assert!(!continues(a_tail, b_head, 10.0));
+    }
+
+    #[test]
+    fn a_tip_facing_another_hairs_opening_across_skin_is_not_continued() {
+        // The same ends, with skin between them: one clipped hair's tip in line
+        // with the next hair's opening.
+        let plane = photo(&[[20, 41, 47, 53], [60, 100, 47, 53]]);
+        let bg = Background::new(&plane, 32);
+        let a = line([20.0, 50.0], [40.0, 50.0]);
+        let b = line([60.0, 50.0], [100.0, 50.0]);
+        let e = ends(&a, &b);
+        assert!(continues(&e[1], &e[2], 25.0));
+        assert!(!gap_covered(&plane, &bg, &e[1], &e[2]));
+    }
+
+    #[test]
+    fn hairs_leaving_one_opening_do_not_continue_each_other() {
+        // Two shafts leave (20, 50) 20° apart: their heads meet but point the
+        // same way, and a side-by-side pair is offset across its direction.
+        let a = line([20.0, 50.0], [100.0, 50.0]);
+        let b = line([20.0, 50.0], [95.2, 22.6]);
+        let e = ends(&a, &b);
+        assert!(!continues(&e[0], &e[2], 25.0));
+        let c = line([40.0, 58.0], [100.0, 58.0]);
+        let e = ends(&a, &c);
+        assert!(!continues(&e[1], &e[2], 25.0));
+        // A strand of the other polarity never continues a dark one.
+        let mut e = ends(
+            &line([20.0, 50.0], [40.0, 50.0]),
+            &line([60.0, 50.0], [90.0, 50.0]),
+        );
+        e[2].polarity = -1;
+        assert!(!continues(&e[1], &e[2], 25.0));
     }
 }

@@ -14,6 +14,10 @@ use crate::synth::truth::Truth;
 /// Share of a strand's points that must lie on a true hair to match it.
 pub const MIN_COVERAGE: f64 = 0.7;
 
+/// Largest distance (µm) between a counted strand's emergence point and a true
+/// hair's for the two to be the same emergence: about one follicular opening.
+pub const EMERGENCE_TOLERANCE_UM: f64 = 100.0;
+
 /// How one analysis compares with its truth.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Score {
@@ -49,6 +53,15 @@ pub struct Score {
     pub vellus_fraction_error: f64,
     /// Measured minus true follicular-unit count.
     pub follicular_unit_error: i64,
+    /// Of the count carried by strands with an emergence point, the share whose
+    /// point lies within [`EMERGENCE_TOLERANCE_UM`] of a true emergence in the field
+    /// (1 when nothing is counted). A count can be right by chance, its misses offset
+    /// by false emergences; this says how much of it stands where hairs emerge.
+    pub emergence_precision: f64,
+    /// Share of the true emergences in the field within [`EMERGENCE_TOLERANCE_UM`] of
+    /// a counted strand's emergence point (1 when there are none). Hairs of one
+    /// follicular unit share an opening, so one counted point can recall several.
+    pub emergence_recall: f64,
 }
 
 fn visible_points(truth: &Truth, hair: usize) -> Vec<[f64; 2]> {
@@ -183,6 +196,39 @@ pub fn score(analysis: &Analysis, truth: &Truth, min_length_um: f64) -> Score {
     } else {
         100.0 * analysis.hair_count
     };
+    let tolerance_px = EMERGENCE_TOLERANCE_UM / um;
+    let true_emergences: Vec<[f64; 2]> = truth
+        .hairs
+        .iter()
+        .filter(|h| h.emergence_in_field)
+        .map(|h| h.emergence_px)
+        .collect();
+    let counted: Vec<([f64; 2], f64)> = analysis
+        .strands
+        .iter()
+        .filter(|s| s.count_weight > 0.0)
+        .filter_map(|s| s.emergence.map(|e| (e, s.count_weight)))
+        .collect();
+    let near = |p: [f64; 2], q: [f64; 2]| (p[0] - q[0]).hypot(p[1] - q[1]) <= tolerance_px;
+    let counted_weight: f64 = counted.iter().map(|c| c.1).sum();
+    let emergence_precision = if counted_weight > 0.0 {
+        counted
+            .iter()
+            .filter(|(e, _)| true_emergences.iter().any(|&t| near(*e, t)))
+            .fold(0.0, |sum, c| sum + c.1)
+            / counted_weight
+    } else {
+        1.0
+    };
+    let emergence_recall = if true_emergences.is_empty() {
+        1.0
+    } else {
+        true_emergences
+            .iter()
+            .filter(|&&t| counted.iter().any(|(e, _)| near(*e, t)))
+            .count() as f64
+            / true_emergences.len() as f64
+    };
     Score {
         true_count,
         estimated_count: analysis.hair_count,
@@ -201,5 +247,7 @@ pub fn score(analysis: &Analysis, truth: &Truth, min_length_um: f64) -> Score {
         vellus_fraction_error: analysis.vellus_fraction - truth.summary.vellus_fraction,
         follicular_unit_error: analysis.follicular_units as i64
             - truth.summary.follicular_units as i64,
+        emergence_precision,
+        emergence_recall,
     }
 }

@@ -204,3 +204,41 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<Calibration>();
     assert_send_sync::<Error>();
 }
+
+/// The emergence figures of the score follow where the counted points stand,
+/// whatever the pipeline found: every point on a true opening scores precision 1,
+/// every point off the photo scores 0 and recalls nothing.
+#[test]
+fn emergence_precision_and_recall_follow_the_counted_points() {
+    let (image, truth) = fixture("clipped-dark-11");
+    let min_length_um = Params::default().min_length_um;
+    let mut a = run(&image, truth.um_per_px);
+    let openings: Vec<[f64; 2]> = truth
+        .hairs
+        .iter()
+        .filter(|h| h.emergence_in_field)
+        .map(|h| h.emergence_px)
+        .collect();
+    assert!(openings.len() >= 3);
+    let mut next = openings.iter().cycle();
+    let mut counted = 0;
+    for s in a.strands.iter_mut().filter(|s| s.count_weight > 0.0) {
+        s.emergence = next.next().copied();
+        counted += 1;
+    }
+    assert!(counted >= 3);
+    let on = trichometry::eval::score(&a, &truth, min_length_um);
+    assert_eq!(on.emergence_precision, 1.0);
+    let expected_recall = counted.min(openings.len()) as f64 / openings.len() as f64;
+    assert!(
+        on.emergence_recall >= expected_recall - 1e-12,
+        "{} < {expected_recall}",
+        on.emergence_recall
+    );
+    for s in &mut a.strands {
+        s.emergence = s.emergence.map(|_| [-1000.0, -1000.0]);
+    }
+    let off = trichometry::eval::score(&a, &truth, min_length_um);
+    assert_eq!(off.emergence_precision, 0.0);
+    assert_eq!(off.emergence_recall, 0.0);
+}
