@@ -415,7 +415,8 @@ pub fn analyze(
             m.amplitude,
         )
     }));
-    let mut kept_source: Vec<usize> = Vec::new();
+    // Index in `kept` of each measured strand that is kept.
+    let mut kept_index: Vec<Option<usize>> = vec![None; measured.len()];
     for (source, (polarity, m)) in measured.into_iter().enumerate() {
         let Some(d_px) = m.diameter_px else { continue };
         let length_um = m.length_px * um;
@@ -475,8 +476,8 @@ pub fn analyze(
         if chord < MIN_STRAIGHTNESS * m.length_px {
             continue;
         }
+        kept_index[source] = Some(kept.len());
         kept.push((polarity, m, d_px));
-        kept_source.push(source);
     }
 
     // Pass 2: the count, end by end. An end that stops against the middle of
@@ -513,14 +514,13 @@ pub fn analyze(
     // where it passes under or over another).
     let max_gap_px =
         params.max_width_um / um / CONTINUATION_MIN_CROSSING_DEG.to_radians().sin() + blur_margin;
-    let kept_ends = strand_ends(
-        kept.iter()
-            .map(|(p, m, d)| (*p, m.centerline.as_slice(), *d, m.amplitude)),
-    );
     let mut continued: Vec<[bool; 2]> = vec![[false; 2]; kept.len()];
-    for e in &kept_ends {
-        continued[e.strand][usize::from(e.tail)] = all_ends.iter().any(|o| {
-            o.strand != kept_source[e.strand]
+    for e in &all_ends {
+        let Some(k) = kept_index[e.strand] else {
+            continue;
+        };
+        continued[k][usize::from(e.tail)] = all_ends.iter().any(|o| {
+            o.strand != e.strand
                 && continues(e, o, max_gap_px)
                 && gap_covered(&prep.mean, &background, e, o)
         });
@@ -1213,7 +1213,8 @@ mod shading_tests {
 mod crossing_tests {
     use super::ends_across_another;
 
-    fn line(from: [f64; 2], to: [f64; 2]) -> Vec<[f64; 2]> {
+    /// Points 1 px apart from `from` to `to`.
+    pub(super) fn line(from: [f64; 2], to: [f64; 2]) -> Vec<[f64; 2]> {
         let n = (to[0] - from[0]).hypot(to[1] - from[1]).round() as usize;
         (0..=n)
             .map(|i| {
@@ -1340,22 +1341,10 @@ mod merged_tests {
 
 #[cfg(test)]
 mod continuation_tests {
+    use super::crossing_tests::line;
     use super::{continues, gap_covered, strand_ends, StrandEnd};
     use crate::filter::Plane;
     use crate::preprocess::Background;
-
-    fn line(from: [f64; 2], to: [f64; 2]) -> Vec<[f64; 2]> {
-        let n = (to[0] - from[0]).hypot(to[1] - from[1]).round() as usize;
-        (0..=n)
-            .map(|i| {
-                let t = i as f64 / n as f64;
-                [
-                    from[0] + t * (to[0] - from[0]),
-                    from[1] + t * (to[1] - from[1]),
-                ]
-            })
-            .collect()
-    }
 
     /// Skin at 0.8 with dark (0.3) bars `[x0, x1) × [y0, y1)`.
     fn photo(bars: &[[usize; 4]]) -> Plane {
