@@ -263,7 +263,11 @@ pub struct Analysis {
 /// # Counting convention
 /// A hair belongs to the field when its emergence point does (emergence-end
 /// detection). Each end of a strand is classified:
-/// * **border**: within the border margin, the strand leaves the field;
+/// * **border**: within the border margin, the strand leaves the field; unless its
+///   contrast fades (as below) and that whole fall, with the skin beside it, is
+///   seen inside the photo: then the hair emerged in the field, near its edge, and
+///   the end is a fade (a shaft that leaves the field keeps its contrast to the
+///   edge);
 /// * **fade**: the centre contrast falls from 80 % to 30 % over at least
 ///   [`Params::fade_min_um`] (and more than the optical blur can spread a cut tip): the
 ///   shaft enters the skin;
@@ -542,10 +546,19 @@ pub fn analyze(
         let margin = margin_of(&m);
         let head = m.centerline[0];
         let tail = m.centerline[m.centerline.len() - 1];
-        let (hin, tin) = (inside(head, margin), inside(tail, margin));
         // Each end: at the border, a crisp tip, a fade into the skin (emergence), or
         // unresolved (it runs into something as dark as the shaft).
         let fade_min_px = (params.fade_min_um / um).max(3.0 * blur_px.unwrap_or(0.0) + 2.5);
+        // An end within the border margin is inside the field when the whole fade
+        // past it lies in the photo: the hair emerged in the field, close to its
+        // edge. A shaft that leaves the field keeps its contrast up to the edge
+        // (the photo's last row or column repeats past it), so it never fades there.
+        let seen_fading =
+            |k: usize| m.end_fade_in_photo[k] && m.end_transition_px[k] >= fade_min_px;
+        let (hin, tin) = (
+            inside(head, margin) || seen_fading(0),
+            inside(tail, margin) || seen_fading(1),
+        );
         let kind = |inside_: bool, t: f64| {
             if !inside_ {
                 EndKind::Border

@@ -53,6 +53,13 @@ pub(crate) struct Measured {
     /// from inside the strand out past its end. A crisp clipped tip falls within the
     /// optical blur; a shaft entering the skin fades over tens of µm.
     pub end_transition_px: [f64; 2],
+    /// Whether the fall of [`Self::end_transition_px`] was seen whole inside the
+    /// photo, `[head, tail]`: every axial sample from the end out to where the
+    /// contrast reaches 30 %, and the skin flanks it is read against, lie at least
+    /// a pixel inside. A fade seen whole shows an emergence in the field even where
+    /// the strand's end lies within the border margin; past the photo's edge the
+    /// sampling repeats the last pixels, so a shaft leaving the field never fades.
+    pub end_fade_in_photo: [bool; 2],
     /// Skin level beside the shaft: median over the middle of the two flank means
     /// (linear light).
     pub flank_level: f64,
@@ -313,10 +320,10 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         .collect();
     let mut middle_centre: Vec<f64> = centre_occ[first..=last].to_vec();
     let middle_level = median(&mut middle_centre)?;
-    let end_transition_px = [
-        end_transition(prep, &centerline, &centre_occ, middle_level, reach, false),
-        end_transition(prep, &centerline, &centre_occ, middle_level, reach, true),
-    ];
+    let ends = [false, true]
+        .map(|tail| end_transition(prep, &centerline, &centre_occ, middle_level, reach, tail));
+    let end_transition_px = ends.map(|e| e.map_or(f64::INFINITY, |(t, _)| t));
+    let end_fade_in_photo = ends.map(|e| e.is_some_and(|(_, whole)| whole));
 
     let mut colour_occlusion = [0.0; 3];
     for (c, occlusion) in colour_occlusion.iter_mut().enumerate() {
@@ -380,6 +387,7 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         amplitude: middle_level,
         colour_occlusion,
         end_transition_px,
+        end_fade_in_photo,
         flank_level,
         sigma_det_px,
         free_sigma_px: None,
@@ -424,11 +432,12 @@ fn half_contrast_width(
 /// How far the axial samples of [`end_transition`] reach past a strand's end (px).
 const END_REACH_OUT_PX: usize = 40;
 
-/// The 80 %→30 % fall of centre occlusion across one end of a strand (px); see
-/// [`Measured::end_transition_px`]. Inside the strand the traced centreline is
-/// followed; past the end its last direction is extrapolated. Samples are smoothed
-/// over three neighbours. Returns infinity when the contrast never falls to 30 %
-/// (the strand ends on something as dark as itself).
+/// The 80 %→30 % fall of centre occlusion across one end of a strand: its
+/// length (px, see [`Measured::end_transition_px`]) and whether it was seen whole
+/// inside the photo (see [`Measured::end_fade_in_photo`]). Inside the strand the traced centreline is followed; past the end its last
+/// direction is extrapolated. Samples are smoothed over three neighbours. `None`
+/// when the contrast never falls to 30 % (the strand ends on something as dark as
+/// itself).
 fn end_transition(
     prep: &Prepared,
     centerline: &[[f64; 2]],
@@ -436,10 +445,10 @@ fn end_transition(
     middle_level: f64,
     reach: f64,
     tail: bool,
-) -> f64 {
+) -> Option<(f64, bool)> {
     let n = centerline.len();
     if n < 3 || middle_level.abs() < 1e-9 {
-        return f64::INFINITY;
+        return None;
     }
     let idx = |k: usize| if tail { n - 1 - k } else { k };
     let end = centerline[idx(0)];
@@ -448,7 +457,7 @@ fn end_transition(
         let v = [end[0] - back[0], end[1] - back[1]];
         let len = (v[0] * v[0] + v[1] * v[1]).sqrt();
         if len < 1e-9 {
-            return 0.0;
+            return Some((0.0, false));
         }
         [v[0] / len, v[1] / len]
     };
@@ -457,10 +466,10 @@ fn end_transition(
     let inside = (n / 2).min(60);
     let mut seq: Vec<f64> = (0..inside).rev().map(|k| centre_occ[idx(k)]).collect();
     let zero = seq.len() - 1;
-    seq.extend((1..=END_REACH_OUT_PX).map(|k| {
-        let p = [end[0] + k as f64 * out[0], end[1] + k as f64 * out[1]];
-        occlusion_at(&prep.mean, p, nrm, 0.0, reach)
-    }));
+    let beyond = |k: usize| [end[0] + k as f64 * out[0], end[1] + k as f64 * out[1]];
+    seq.extend(
+        (1..=END_REACH_OUT_PX).map(|k| occlusion_at(&prep.mean, beyond(k), nrm, 0.0, reach)),
+    );
     let smooth: Vec<f64> = (0..seq.len())
         .map(|i| {
             let lo = i.saturating_sub(1);
@@ -471,10 +480,20 @@ fn end_transition(
     // From the end inward, the first sample back at ≥ 80 %; from there outward,
     // the first at ≤ 30 %.
     let x80 = (0..=zero).rev().find(|&i| smooth[i] >= 0.8).unwrap_or(0);
-    let Some(x30) = (x80..smooth.len()).find(|&i| smooth[i] <= 0.3) else {
-        return f64::INFINITY;
+    let x30 = (x80..smooth.len()).find(|&i| smooth[i] <= 0.3)?;
+    let (w, h) = (prep.mean.width as f64, prep.mean.height as f64);
+    let in_photo = |q: [f64; 2]| q[0] >= 1.0 && q[1] >= 1.0 && q[0] <= w - 1.0 && q[1] <= h - 1.0;
+    let read_in_photo = |q: [f64; 2]| {
+        in_photo(q)
+            && in_photo([q[0] + reach * nrm[0], q[1] + reach * nrm[1]])
+            && in_photo([q[0] - reach * nrm[0], q[1] - reach * nrm[1]])
     };
-    (x30 - x80) as f64
+    let whole = if x30 > zero {
+        (0..=x30 - zero).all(|k| read_in_photo(beyond(k)))
+    } else {
+        read_in_photo(centerline[idx(zero - x30)])
+    };
+    Some(((x30 - x80) as f64, whole))
 }
 
 impl Measured {
@@ -939,6 +958,63 @@ mod tests {
         let [head, tail] = m.end_transition_px;
         assert!((9.0..=15.0).contains(&head), "fade {head}");
         assert!(tail <= 3.0, "tip {tail}");
+    }
+
+    #[test]
+    fn a_fade_is_seen_whole_only_inside_the_photo() {
+        use crate::filter::Plane;
+        use crate::trace::{Strand, StrandPoint};
+        // Skin 0.5; a vertical shaft at x = 20.5 occluding 80 %, fading in over
+        // the 20 px below its emergence at y = `emerges` and running off the
+        // bottom edge; traced from y = `from` (where the contrast still reads).
+        let shaft = |emerges: f64, from: usize| {
+            let (w, h) = (41, 80);
+            let mut mean = Plane::new(w, h);
+            for y in 0..h {
+                for x in 0..w {
+                    let yc = y as f64 + 0.5;
+                    let on = (x as f64 + 0.5 - 20.5).abs() < 2.0 && yc >= emerges;
+                    let depth = if on {
+                        0.8 * ((yc - emerges) / 20.0).min(1.0)
+                    } else {
+                        0.0
+                    };
+                    mean.data[y * w + x] = (0.5 * (1.0 - depth)) as f32;
+                }
+            }
+            let prep = Prepared {
+                rgb: LinearRgb::Planes([mean.clone(), mean.clone(), mean.clone()]),
+                absorbance: mean.clone(),
+                mean,
+            };
+            let strand = Strand {
+                points: (from..h)
+                    .map(|y| StrandPoint {
+                        pos: [20.5, y as f64 + 0.5],
+                        sigma_px: 2.0,
+                        snr: 20.0,
+                    })
+                    .collect(),
+                polarity: 1,
+            };
+            measure(&prep, &strand, 10.0).unwrap()
+        };
+        // Emerging 3 px inside the top edge: the fade past the end, and its
+        // flanks (≤ 10 px to either side), lie in the photo.
+        let m = shaft(3.0, 14);
+        assert!(
+            m.end_transition_px[0] >= 5.0,
+            "fade {:?}",
+            m.end_transition_px
+        );
+        assert!(m.end_fade_in_photo[0]);
+        // The shaft leaving the photo keeps its contrast up to the edge and past it.
+        assert!(m.end_transition_px[1].is_infinite());
+        assert!(!m.end_fade_in_photo[1]);
+        // Emerging 8 px outside the top edge: the contrast at the edge is still
+        // 40 % of the shaft's, so its fall is not seen whole.
+        let m = shaft(-8.0, 0);
+        assert!(!m.end_fade_in_photo[0], "{:?}", m.end_transition_px);
     }
 
     /// A blurred horizontal opaque bar image: skin 0.5, bars `(centre_y, width)`.
