@@ -54,9 +54,9 @@ pub(crate) struct Measured {
     /// optical blur; a shaft entering the skin fades over tens of µm.
     pub end_transition_px: [f64; 2],
     /// Whether the fall of [`Self::end_transition_px`] was seen whole inside the
-    /// photo, `[head, tail]`: every axial sample from the end out to where the
-    /// contrast reaches 30 %, and the skin flanks it is read against, lie at least
-    /// a pixel inside. A fade seen whole shows an emergence in the field even where
+    /// photo, `[head, tail]`: the strand's end and every axial sample from it out
+    /// to where the contrast reaches 30 %, and the skin flanks they are read
+    /// against, lie at least a pixel inside. A fade seen whole shows an emergence in the field even where
     /// the strand's end lies within the border margin; past the photo's edge the
     /// sampling repeats the last pixels, so a shaft leaving the field never fades.
     pub end_fade_in_photo: [bool; 2],
@@ -488,11 +488,14 @@ fn end_transition(
             && in_photo([q[0] + reach * nrm[0], q[1] + reach * nrm[1]])
             && in_photo([q[0] - reach * nrm[0], q[1] - reach * nrm[1]])
     };
-    let whole = if x30 > zero {
-        (0..=x30 - zero).all(|k| read_in_photo(beyond(k)))
-    } else {
-        read_in_photo(centerline[idx(zero - x30)])
-    };
+    // The strand's own end must lie inside too: a trace that runs on to the
+    // photo's edge leaves the field there, whatever its contrast on the way.
+    let whole = read_in_photo(end)
+        && if x30 > zero {
+            (1..=x30 - zero).all(|k| read_in_photo(beyond(k)))
+        } else {
+            read_in_photo(centerline[idx(zero - x30)])
+        };
     Some(((x30 - x80) as f64, whole))
 }
 
