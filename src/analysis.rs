@@ -1378,15 +1378,23 @@ mod continuation_tests {
         strand_ends([(1i8, a, 6.0, 0.6), (1i8, b, 6.0, 0.6)].into_iter())
     }
 
+    /// The photo of `bars`, its skin level, and the ends of two traces along
+    /// y = 50: from x = 20 to 40 and from x = 60 to 100.
+    fn broken_shaft(bars: &[[usize; 4]]) -> (Plane, Background, Vec<StrandEnd>) {
+        let plane = photo(bars);
+        let bg = Background::new(&plane, 32);
+        let e = ends(
+            &line([20.0, 50.0], [40.0, 50.0]),
+            &line([60.0, 50.0], [100.0, 50.0]),
+        );
+        (plane, bg, e)
+    }
+
     #[test]
     fn a_shaft_broken_where_another_crosses_it_is_continued() {
         // A horizontal shaft along y = 50, its trace broken from x = 40 to 60
         // where a 12-px vertical shaft crosses over it.
-        let plane = photo(&[[20, 100, 47, 53], [44, 56, 0, 100]]);
-        let bg = Background::new(&plane, 32);
-        let a = line([20.0, 50.0], [40.0, 50.0]);
-        let b = line([60.0, 50.0], [100.0, 50.0]);
-        let e = ends(&a, &b);
+        let (plane, bg, e) = broken_shaft(&[[20, 100, 47, 53], [44, 56, 0, 100]]);
         let (a_tail, b_head) = (&e[1], &e[2]);
         assert!(a_tail.tail && !b_head.tail && b_head.strand == 1);
         assert!(continues(a_tail, b_head, 25.0));
@@ -1402,11 +1410,7 @@ mod continuation_tests {
     fn a_tip_facing_another_hairs_opening_across_skin_is_not_continued() {
         // The same ends, with skin between them: one clipped hair's tip in line
         // with the next hair's opening.
-        let plane = photo(&[[20, 41, 47, 53], [60, 100, 47, 53]]);
-        let bg = Background::new(&plane, 32);
-        let a = line([20.0, 50.0], [40.0, 50.0]);
-        let b = line([60.0, 50.0], [100.0, 50.0]);
-        let e = ends(&a, &b);
+        let (plane, bg, e) = broken_shaft(&[[20, 41, 47, 53], [60, 100, 47, 53]]);
         assert!(continues(&e[1], &e[2], 25.0));
         assert!(!gap_covered(&plane, &bg, &e[1], &e[2]));
     }

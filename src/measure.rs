@@ -56,9 +56,10 @@ pub(crate) struct Measured {
     /// Whether the fall of [`Self::end_transition_px`] was seen whole inside the
     /// photo, `[head, tail]`: the strand's end and every axial sample from it out
     /// to where the contrast reaches 30 %, and the skin flanks they are read
-    /// against, lie at least a pixel inside. A fade seen whole shows an emergence in the field even where
-    /// the strand's end lies within the border margin; past the photo's edge the
-    /// sampling repeats the last pixels, so a shaft leaving the field never fades.
+    /// against, lie at least a pixel inside. A fade seen whole shows an emergence
+    /// in the field even where the strand's end lies within the border margin;
+    /// past the photo's edge the sampling repeats the last pixels, so a shaft
+    /// leaving the field never fades.
     pub end_fade_in_photo: [bool; 2],
     /// Skin level beside the shaft: median over the middle of the two flank means
     /// (linear light).
@@ -434,10 +435,10 @@ const END_REACH_OUT_PX: usize = 40;
 
 /// The 80 %→30 % fall of centre occlusion across one end of a strand: its
 /// length (px, see [`Measured::end_transition_px`]) and whether it was seen whole
-/// inside the photo (see [`Measured::end_fade_in_photo`]). Inside the strand the traced centreline is followed; past the end its last
-/// direction is extrapolated. Samples are smoothed over three neighbours. `None`
-/// when the contrast never falls to 30 % (the strand ends on something as dark as
-/// itself).
+/// inside the photo (see [`Measured::end_fade_in_photo`]). Inside the strand the
+/// traced centreline is followed; past the end its last direction is
+/// extrapolated. Samples are smoothed over three neighbours. `None` when the
+/// contrast never falls to 30 % (the strand ends on something as dark as itself).
 fn end_transition(
     prep: &Prepared,
     centerline: &[[f64; 2]],
@@ -920,24 +921,21 @@ mod tests {
         assert!((arc_length(&r) - 15.0).abs() < 1e-9);
     }
 
-    #[test]
-    fn end_transition_tells_a_fade_from_a_crisp_tip() {
+    /// Measures a strand traced through `points` (detection scale 2 px) on a grey
+    /// `w`×`h` photo of skin 0.5 whose occlusion at each pixel centre is
+    /// `depth(x, y)`.
+    fn measure_on(
+        (w, h): (usize, usize),
+        depth: impl Fn(f64, f64) -> f64,
+        points: impl Iterator<Item = [f64; 2]>,
+    ) -> Measured {
         use crate::filter::Plane;
         use crate::trace::{Strand, StrandPoint};
-        // Skin 0.5; a horizontal shaft at y = 20.5 from x = 20 to x = 70 occluding
-        // 80 %, fading in linearly over x ∈ [20, 40] and cut crisply at x = 70.
-        let (w, h) = (100, 41);
         let mut mean = Plane::new(w, h);
         for y in 0..h {
             for x in 0..w {
-                let xc = x as f64 + 0.5;
-                let on = (y as f64 + 0.5 - 20.5).abs() < 2.0 && (20.0..70.0).contains(&xc);
-                let depth = if on {
-                    0.8 * ((xc - 20.0) / 20.0).min(1.0)
-                } else {
-                    0.0
-                };
-                mean.data[y * w + x] = (0.5 * (1.0 - depth)) as f32;
+                let d = depth(x as f64 + 0.5, y as f64 + 0.5);
+                mean.data[y * w + x] = (0.5 * (1.0 - d)) as f32;
             }
         }
         let prep = Prepared {
@@ -946,16 +944,33 @@ mod tests {
             mean,
         };
         let strand = Strand {
-            points: (22..=69)
-                .map(|x| StrandPoint {
-                    pos: [x as f64 + 0.5, 20.5],
+            points: points
+                .map(|pos| StrandPoint {
+                    pos,
                     sigma_px: 2.0,
                     snr: 20.0,
                 })
                 .collect(),
             polarity: 1,
         };
-        let m = measure(&prep, &strand, 10.0).unwrap();
+        measure(&prep, &strand, 10.0).unwrap()
+    }
+
+    #[test]
+    fn end_transition_tells_a_fade_from_a_crisp_tip() {
+        // Skin 0.5; a horizontal shaft at y = 20.5 from x = 20 to x = 70 occluding
+        // 80 %, fading in linearly over x ∈ [20, 40] and cut crisply at x = 70.
+        let m = measure_on(
+            (100, 41),
+            |x, y| {
+                if (y - 20.5).abs() < 2.0 && (20.0..70.0).contains(&x) {
+                    0.8 * ((x - 20.0) / 20.0).min(1.0)
+                } else {
+                    0.0
+                }
+            },
+            (22..=69).map(|x| [x as f64 + 0.5, 20.5]),
+        );
         // 80 % → 30 % of a 20-px linear ramp spans 12.5 px; the crisp end spans the
         // smoothing only.
         let [head, tail] = m.end_transition_px;
@@ -965,42 +980,21 @@ mod tests {
 
     #[test]
     fn a_fade_is_seen_whole_only_inside_the_photo() {
-        use crate::filter::Plane;
-        use crate::trace::{Strand, StrandPoint};
         // Skin 0.5; a vertical shaft at x = 20.5 occluding 80 %, fading in over
         // the 20 px below its emergence at y = `emerges` and running off the
         // bottom edge; traced from y = `from` (where the contrast still reads).
         let shaft = |emerges: f64, from: usize| {
-            let (w, h) = (41, 80);
-            let mut mean = Plane::new(w, h);
-            for y in 0..h {
-                for x in 0..w {
-                    let yc = y as f64 + 0.5;
-                    let on = (x as f64 + 0.5 - 20.5).abs() < 2.0 && yc >= emerges;
-                    let depth = if on {
-                        0.8 * ((yc - emerges) / 20.0).min(1.0)
+            measure_on(
+                (41, 80),
+                |x, y| {
+                    if (x - 20.5).abs() < 2.0 && y >= emerges {
+                        0.8 * ((y - emerges) / 20.0).min(1.0)
                     } else {
                         0.0
-                    };
-                    mean.data[y * w + x] = (0.5 * (1.0 - depth)) as f32;
-                }
-            }
-            let prep = Prepared {
-                rgb: LinearRgb::Planes([mean.clone(), mean.clone(), mean.clone()]),
-                absorbance: mean.clone(),
-                mean,
-            };
-            let strand = Strand {
-                points: (from..h)
-                    .map(|y| StrandPoint {
-                        pos: [20.5, y as f64 + 0.5],
-                        sigma_px: 2.0,
-                        snr: 20.0,
-                    })
-                    .collect(),
-                polarity: 1,
-            };
-            measure(&prep, &strand, 10.0).unwrap()
+                    }
+                },
+                (from..80).map(|y| [20.5, y as f64 + 0.5]),
+            )
         };
         // Emerging 3 px inside the top edge: the fade past the end, and its
         // flanks (≤ 10 px to either side), lie in the photo.
