@@ -967,8 +967,10 @@ const MERGED_MIN_STEP_PX: f64 = 2.0;
 /// `proximal` is the emergence end (0 head, 1 tail), or `None` for either. The
 /// width is median-smoothed over 7 px and split into constant runs, each at least
 /// 8 px and one (median) width long, by repeated best splits; a split is a step
-/// where the runs' medians differ by [`MERGED_MIN_RATIO`] and
-/// [`MERGED_MIN_STEP_PX`], wide on the emergence side. At most 3 steps. Both end
+/// where the wide side, read over one run length next to the split, and the
+/// narrow side's median differ by [`MERGED_MIN_RATIO`] and
+/// [`MERGED_MIN_STEP_PX`], wide on the emergence side (hairs of a unit fan out,
+/// so their merged width is widest where the shorter one ends). At most 3 steps. Both end
 /// zones are left out, where a shaft enters its opening or is cut: `end_zone_px`
 /// + 4 px (the smoothing), and at least one width and 6 px.
 fn width_steps(widths: &[f64], proximal: Option<usize>, end_zone_px: f64) -> Vec<usize> {
@@ -1010,16 +1012,21 @@ fn width_steps(widths: &[f64], proximal: Option<usize>, end_zone_px: f64) -> Vec
         }) else {
             continue;
         };
-        let (Some(left), Some(right)) = (
+        // Each side's level: the median of its run, and of the min_run next to
+        // the split. The wide side is read next to the split: the hairs of a unit
+        // fan out, so their merged width grows until the shorter one ends.
+        let (Some(left), Some(right), Some(left_near), Some(right_near)) = (
             median(&mut smooth[lo..split].to_vec()),
             median(&mut smooth[split..hi].to_vec()),
+            median(&mut smooth[split - min_run..split].to_vec()),
+            median(&mut smooth[split..split + min_run].to_vec()),
         ) else {
             continue;
         };
-        let (wide, narrow, wide_side) = if left >= right {
-            (left, right, 0)
+        let (wide, narrow, wide_side) = if left_near >= right_near {
+            (left_near, right, 0)
         } else {
-            (right, left, 1)
+            (right_near, left, 1)
         };
         if wide >= MERGED_MIN_RATIO * narrow
             && wide - narrow >= MERGED_MIN_STEP_PX
@@ -1322,6 +1329,22 @@ mod merged_tests {
         assert!(widest > 25.0 && widest < 30.0, "{widest}");
         // Too few stations in the middle to tell.
         assert_eq!(widest_run_px(&[5.0; 6]), None);
+    }
+
+    #[test]
+    fn a_shaft_ending_inside_a_fanning_pair_is_a_step() {
+        // Two shafts leave the opening (the head) side by side and fan out: their
+        // merged width grows from 11 to 16 px over 60 px, then the shorter ends
+        // and the longer runs on alone, 11 px wide, for 100 px. Beyond the end
+        // zone the merged run's median (14.1 px) is under 1.3 times 11 px; the
+        // width next to the step (15.6 px) is not.
+        let mut w: Vec<f64> = (0..60).map(|i| 11.0 + 5.0 * i as f64 / 60.0).collect();
+        w.extend(profile(&[(11.0, 100)]));
+        let steps = width_steps(&w, Some(0), 10.0);
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        assert!((steps[0] as i64 - 60).abs() <= 3, "{steps:?}");
+        // Seen from the tail, the shorter hair cannot have left first.
+        assert!(width_steps(&w, Some(1), 10.0).is_empty());
     }
 
     #[test]
