@@ -1012,21 +1012,22 @@ fn width_steps(widths: &[f64], proximal: Option<usize>, end_zone_px: f64) -> Vec
         }) else {
             continue;
         };
-        // Each side's level: the median of its run, and of the min_run next to
-        // the split. The wide side is read next to the split: the hairs of a unit
-        // fan out, so their merged width grows until the shorter one ends.
-        let (Some(left), Some(right), Some(left_near), Some(right_near)) = (
-            median(&mut smooth[lo..split].to_vec()),
-            median(&mut smooth[split..hi].to_vec()),
+        // The wide side is read over min_run next to the split, the narrow side
+        // over its whole run: the hairs of a unit fan out, so their merged width
+        // grows until the shorter one ends.
+        let (Some(left_near), Some(right_near)) = (
             median(&mut smooth[split - min_run..split].to_vec()),
             median(&mut smooth[split..split + min_run].to_vec()),
         ) else {
             continue;
         };
-        let (wide, narrow, wide_side) = if left_near >= right_near {
-            (left_near, right, 0)
+        let (wide, wide_side, narrow_run) = if left_near >= right_near {
+            (left_near, 0, split..hi)
         } else {
-            (right_near, left, 1)
+            (right_near, 1, lo..split)
+        };
+        let Some(narrow) = median(&mut smooth[narrow_run].to_vec()) else {
+            continue;
         };
         if wide >= MERGED_MIN_RATIO * narrow
             && wide - narrow >= MERGED_MIN_STEP_PX
