@@ -28,6 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &params,
         )?;
         let ms = t.elapsed().as_millis();
+        // JSONOUT=FILE saves the analysis (the last seed's) as JSON.
+        if let Ok(p) = std::env::var("JSONOUT") {
+            std::fs::write(p, serde_json::to_string_pretty(&a)?)?;
+        }
         let s = score(&a, &synth.truth, params.min_length_um);
         println!(
             "{} seed {seed}: count {:.1}/{} ({:+.1}%) P {:.3} R {:.3} F1 {:.3} widthMAE {:.2} bias {:+.2} vellusErr {:+.3} FU {:+} emP {:.3} emR {:.3} blur {:?} truth-blur {:.2}um {ms} ms",

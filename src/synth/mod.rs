@@ -51,6 +51,8 @@ pub use truth::{PairTruth, Truth};
 use crate::classes::ClassLimits;
 use crate::error::{Error, Result};
 use render::{Lighting, Sensor, View};
+#[cfg(test)]
+pub(crate) use rng::splitmix64;
 use rng::tag;
 use scene::{Scene, UnitKind};
 use truth::{
