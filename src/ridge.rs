@@ -194,10 +194,20 @@ const ALONG_LINE_MEDIAN_PER_SD: f32 = 0.415;
 /// curvatures, along a shaft one of them: where shafts cover the whole photo the
 /// estimate reads up to 1.62× high (the ratio of the two medians), a bounded and
 /// conservative error where `|Lxx|` read 15× high.
-fn along_line_curvature(a: f32, d: f32, b: f32) -> f32 {
-    let half_tr = 0.5 * (a + d);
-    let disc = (0.25 * (a - d) * (a - d) + b * b).sqrt();
-    (half_tr.abs() - disc).abs()
+fn along_line_curvature(lxx: f32, lxy: f32, lyy: f32) -> f32 {
+    hessian_eigenvalues(lxx, lxy, lyy).1.abs()
+}
+
+/// The eigenvalues of the Hessian `[[lxx, lxy], [lxy, lyy]]`: the larger and the
+/// smaller in magnitude.
+fn hessian_eigenvalues(lxx: f32, lxy: f32, lyy: f32) -> (f32, f32) {
+    let half_tr = 0.5 * (lxx + lyy);
+    let disc = (0.25 * (lxx - lyy) * (lxx - lyy) + lxy * lxy).sqrt();
+    if half_tr >= 0.0 {
+        (half_tr + disc, half_tr - disc)
+    } else {
+        (half_tr - disc, half_tr + disc)
+    }
 }
 
 /// The per-pixel fields of one row of a [`RidgeMap`] that a scale may update.
@@ -217,14 +227,7 @@ fn update_row(d: &RowDerivatives, k: usize, sigma: f64, row: RowFields) {
     let (lxx, lyy, lxy, lx, ly) = (&d.lxx, &d.lyy, &d.lxy, &d.lx, &d.ly);
     for j in 0..row.strength.len() {
         let (a, b, d) = (lxx[j], lxy[j], lyy[j]);
-        // Eigen-decomposition of [[a, b], [b, d]].
-        let half_tr = 0.5 * (a + d);
-        let disc = (0.25 * (a - d) * (a - d) + b * b).sqrt();
-        let (e_big, e_small) = if half_tr >= 0.0 {
-            (half_tr + disc, half_tr - disc)
-        } else {
-            (half_tr - disc, half_tr + disc)
-        };
+        let (e_big, e_small) = hessian_eigenvalues(a, b, d);
         // Dark line: absorbance maximum, e_big < 0.
         let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
         // The strength before its edge term: subtracting the (non-negative) edge
@@ -313,7 +316,7 @@ pub(crate) fn detect(absorbance: &Plane, sigmas_px: &[f64]) -> RidgeMap {
                         sample.extend(
                             (0..width)
                                 .step_by(3)
-                                .map(|j| along_line_curvature(d.lxx[j], d.lyy[j], d.lxy[j])),
+                                .map(|j| along_line_curvature(d.lxx[j], d.lxy[j], d.lyy[j])),
                         );
                     }
                     let span = dy * width..(dy + 1) * width;

@@ -505,7 +505,8 @@ mod pipeline_tests {
             (63.0, 5.0),
             (90.0, 12.0),
         ] {
-            let mut p = oblique_bar(96, angle, w);
+            let size = 96;
+            let mut p = oblique_bar(size, angle, w);
             // Mild white noise (a fixed hash per pixel) so the noise level is
             // defined. Not a lattice pattern such as `(i · 7919) mod 101`: that is
             // stripes 2.5 px apart, a field of lines, and is detected as one.
@@ -528,7 +529,8 @@ mod pipeline_tests {
             let on_frame = |s: &Strand| {
                 s.points.iter().all(|q| {
                     let [x, y] = q.pos;
-                    x < 1.0 || y < 1.0 || x > 95.0 || y > 95.0
+                    let far = size as f64 - 1.0;
+                    x < 1.0 || y < 1.0 || x > far || y > far
                 })
             };
             let long: Vec<usize> = strands
