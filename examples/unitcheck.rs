@@ -1,0 +1,108 @@
+//! Where the count goes, follicular unit by unit (development diagnostic):
+//! `cargo run --release --example unitcheck -- SCENARIO SEED...`
+//!
+//! Each counted strand is given to the true hair whose centreline lies within
+//! 3 px of most of its points; its count weight goes to that hair's follicular
+//! unit, or to "emerged outside" when that hair emerges outside the field, or to
+//! "on no hair" when no true hair lies under it. The table crosses the number
+//! of hairs emerging in the field per unit (visible for at least the analysis'
+//! minimum length) with the count its strands carry, summed over the seeds.
+//! `UM_PER_PX` and `SIZE=WxH` set another camera, as in the `tune` example.
+use std::collections::BTreeMap;
+
+use trichometry::synth::truth::Truth;
+use trichometry::synth::{render, Scenario};
+use trichometry::{analyze, Analysis, Calibration, Params};
+
+/// Distance (px) within which a strand point lies on a true hair.
+const ON_HAIR_PX: f64 = 3.0;
+
+/// The true hair (index into `truth.hairs`) under most points of `line`.
+fn hair_under(line: &[[f64; 2]], truth: &Truth) -> Option<usize> {
+    let mut votes = vec![0usize; truth.hairs.len()];
+    for p in line {
+        for (i, h) in truth.hairs.iter().enumerate() {
+            if h.centerline_px
+                .iter()
+                .any(|q| (q[0] - p[0]).hypot(q[1] - p[1]) < ON_HAIR_PX)
+            {
+                votes[i] += 1;
+            }
+        }
+    }
+    let (best, &n) = votes.iter().enumerate().max_by_key(|&(_, n)| *n)?;
+    (n > 0).then_some(best)
+}
+
+#[derive(Default)]
+struct Tally {
+    /// (hairs in the unit, count carried rounded) → units.
+    units: BTreeMap<(usize, i64), usize>,
+    outside: f64,
+    on_no_hair: f64,
+    true_count: usize,
+    counted: f64,
+}
+
+impl Tally {
+    fn add(&mut self, analysis: &Analysis, truth: &Truth, min_length_um: f64) {
+        let mut carried: BTreeMap<usize, f64> = BTreeMap::new();
+        for s in analysis.strands.iter().filter(|s| s.count_weight > 0.0) {
+            self.counted += s.count_weight;
+            match hair_under(&s.centerline, truth) {
+                None => self.on_no_hair += s.count_weight,
+                Some(h) if !truth.hairs[h].emergence_in_field => self.outside += s.count_weight,
+                Some(h) => {
+                    *carried.entry(truth.hairs[h].follicular_unit).or_default() += s.count_weight
+                }
+            }
+        }
+        let mut size: BTreeMap<usize, usize> = BTreeMap::new();
+        for h in &truth.hairs {
+            if h.emergence_in_field && h.visible_length_um >= min_length_um {
+                *size.entry(h.follicular_unit).or_default() += 1;
+                self.true_count += 1;
+            }
+        }
+        for (unit, n) in size {
+            let got = carried.get(&unit).copied().unwrap_or(0.0).round() as i64;
+            *self.units.entry((n, got)).or_default() += 1;
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let name = args.first().ok_or("usage: unitcheck SCENARIO SEED...")?;
+    let scenario = Scenario::from_name(name)?;
+    let params = Params::default();
+    let mut tally = Tally::default();
+    for seed in args[1..].iter().map(|s| s.parse::<u64>()) {
+        let mut scene = scenario.params();
+        if let Ok(um) = std::env::var("UM_PER_PX") {
+            scene.um_per_px = um.parse()?;
+        }
+        if let Ok(size) = std::env::var("SIZE") {
+            let (w, h) = size.split_once('x').ok_or("SIZE=WxH")?;
+            scene.width_px = w.parse()?;
+            scene.height_px = h.parse()?;
+        }
+        let synth = render(&scene, seed?)?;
+        let cal = Calibration::new(synth.truth.um_per_px)?;
+        let analysis = analyze(&image::DynamicImage::ImageRgb8(synth.image), &cal, &params)?;
+        tally.add(&analysis, &synth.truth, params.min_length_um);
+    }
+    println!(
+        "{}: {} true hairs, {:.1} counted; of the count, {:.1} on hairs emerging outside, {:.1} on no hair",
+        scenario.name(),
+        tally.true_count,
+        tally.counted,
+        tally.outside,
+        tally.on_no_hair
+    );
+    println!("hairs in unit  counted  units");
+    for ((n, got), units) in &tally.units {
+        println!("{n:>13}  {got:>7}  {units:>5}");
+    }
+    Ok(())
+}
