@@ -1,5 +1,6 @@
 //! Compare on generated pairs against the truth:
 //! `cargo run --release --example cmpcheck -- [none|default] SEED...`
+mod common;
 use trichometry::compare::{compare, CompareParams, Photo};
 use trichometry::synth::{render_pair, PairChange, Scenario};
 use trichometry::{analyze, Calibration, Params};
@@ -23,7 +24,7 @@ fn mid(s: &trichometry::analysis::StrandResult) -> [f64; 2] {
     s.centerline[s.centerline.len() / 2]
 }
 
-fn main() -> Result<(), trichometry::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_default();
     let change = if kind == "none" {
@@ -36,13 +37,7 @@ fn main() -> Result<(), trichometry::Error> {
     let mut n = 0;
     for seed in seeds {
         let mut sp = Scenario::Pair.params();
-        if let Ok(v) = std::env::var("SIZE") {
-            let k: Vec<u32> = v.split('x').filter_map(|x| x.parse().ok()).collect();
-            if k.len() == 2 {
-                sp.width_px = k[0];
-                sp.height_px = k[1];
-            }
-        }
+        common::camera_from_env(&mut sp)?;
         let pair = render_pair(&sp, &change, seed)?;
         let bi = image::DynamicImage::ImageRgb8(pair.baseline.image.clone());
         let fi = image::DynamicImage::ImageRgb8(pair.followup.image.clone());

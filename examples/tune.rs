@@ -1,4 +1,5 @@
 //! Development scorecard on tuning seeds: `cargo run --release --example tune -- SCENARIO SEED...`
+mod common;
 use trichometry::synth::{render, Scenario};
 use trichometry::{analyze, eval::score, Calibration, Params};
 
@@ -9,16 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let params = Params::default();
     for seed in args[1..].iter().map(|s| s.parse::<u64>()) {
         let seed = seed?;
-        // Another camera: UM_PER_PX=3 SIZE=1280x1024 (the same field at 70×).
         let mut scene = scenario.params();
-        if let Ok(um) = std::env::var("UM_PER_PX") {
-            scene.um_per_px = um.parse()?;
-        }
-        if let Ok(size) = std::env::var("SIZE") {
-            let (w, h) = size.split_once('x').ok_or("SIZE=WxH")?;
-            scene.width_px = w.parse()?;
-            scene.height_px = h.parse()?;
-        }
+        common::camera_from_env(&mut scene)?;
         let synth = render(&scene, seed)?;
         let cal = Calibration::new(synth.truth.um_per_px)?;
         let t = std::time::Instant::now();

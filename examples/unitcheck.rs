@@ -8,6 +8,7 @@
 //! of hairs emerging in the field per unit (visible for at least the analysis'
 //! minimum length) with the count its strands carry, summed over the seeds.
 //! `UM_PER_PX` and `SIZE=WxH` set another camera, as in the `tune` example.
+mod common;
 use std::collections::BTreeMap;
 
 use trichometry::synth::truth::Truth;
@@ -79,14 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tally = Tally::default();
     for seed in args[1..].iter().map(|s| s.parse::<u64>()) {
         let mut scene = scenario.params();
-        if let Ok(um) = std::env::var("UM_PER_PX") {
-            scene.um_per_px = um.parse()?;
-        }
-        if let Ok(size) = std::env::var("SIZE") {
-            let (w, h) = size.split_once('x').ok_or("SIZE=WxH")?;
-            scene.width_px = w.parse()?;
-            scene.height_px = h.parse()?;
-        }
+        common::camera_from_env(&mut scene)?;
         let synth = render(&scene, seed?)?;
         let cal = Calibration::new(synth.truth.um_per_px)?;
         let analysis = analyze(&image::DynamicImage::ImageRgb8(synth.image), &cal, &params)?;
