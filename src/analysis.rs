@@ -9,7 +9,7 @@ use crate::classes::{ClassLimits, ThicknessClass};
 use crate::error::{Error, Result};
 use crate::filter::Plane;
 use crate::measure::{measure, Measured, MIN_FIT_BLUR_PX};
-use crate::preprocess::{prepare, Background};
+use crate::preprocess::{prepare, Background, ContrastChannel};
 use crate::quality::{assess_planes, Quality};
 use crate::ridge::{detect, scale_ladder, RidgeMap};
 use crate::stats::{median, poisson_ci95};
@@ -344,14 +344,32 @@ pub fn analyze(
     // Neither the absorbance nor the ridge map is read past the stage that needs
     // it: freed at once, they keep the peak memory down (see README, "Memory").
     prep.absorbance = Plane::default();
-    let strands = trace_strands(&ridge, params);
+    let mut strands: Vec<(ContrastChannel, Strand)> = trace_strands(&ridge, params)
+        .into_iter()
+        .map(|s| (ContrastChannel::Mean, s))
+        .collect();
     drop(ridge);
+    // A second look in the yellow channel, for the shafts the mean misses (blond,
+    // red): its dark strands (those that repeat a hair of the mean channel are
+    // dropped once that hair is measured, below).
+    let yellow = {
+        let absorbance = prep.yellow_absorbance();
+        let ridge = detect_ridges(&absorbance, params, um);
+        drop(absorbance);
+        trace_strands(&ridge, params)
+    };
+    strands.extend(
+        yellow
+            .into_iter()
+            .filter(|s| s.polarity > 0)
+            .map(|s| (ContrastChannel::Yellow, s)),
+    );
     let trim_px = params.end_trim_um / um;
     let long_enough = |m: &Measured| m.length_px * um >= params.min_length_um;
     let mut measured: Vec<(i8, Measured)> = strands
         .par_iter()
-        .filter_map(|s| {
-            let mut m = measure(&prep, s, trim_px)?;
+        .filter_map(|(channel, s)| {
+            let mut m = measure(&prep, *channel, s, trim_px)?;
             // Only a strand long enough to be a hair can tell the blur (below);
             // the others need the free fit only if the blur refit fails.
             if long_enough(&m) {
@@ -376,6 +394,11 @@ pub fn analyze(
                 let d = m.diameter_px?;
                 let mid = m.centerline[m.centerline.len() / 2];
                 let reach = 3.0 * m.sigma_det_px + 4.0;
+                // The yellow channel mixes channels of opposite contrast across a
+                // scattering shaft: its profile is no blurred cylinder.
+                if m.channel != ContrastChannel::Mean {
+                    return None;
+                }
                 let clean = m.fit_residual < BLUR_FIT_MAX_RESIDUAL
                     && s > 1.05 * MIN_FIT_BLUR_PX
                     && mid[0] > reach
@@ -407,7 +430,97 @@ pub fn analyze(
             && p[0] < f64::from(width) - margin
             && p[1] < f64::from(height) - margin
     };
-    // Pass 1: keep the strands that are hair-shaped.
+    // A dark strand whose colour is a vessel's (it takes little red away against
+    // green: haemoglobin), or shading's: a faint dark line with the skin's own
+    // colour (a furrow, the edge of a fold) is not a shaft, as hair is another
+    // material, so what it takes away from the skin's light differs between
+    // channels unless it is nearly opaque.
+    let colour_says_no_hair = |polarity: i8, m: &Measured| {
+        let [r, g, _] = m.colour_occlusion;
+        polarity > 0
+            && ((g > 0.0 && r < params.vessel_red_green_ratio * g)
+                || is_shading(m.amplitude, m.colour_occlusion))
+    };
+    // Pass 1: keep the strands that are hair-shaped; the width (px) of each.
+    let hair_shaped = |polarity: i8, m: &Measured| -> Option<f64> {
+        let d_px = m.diameter_px?;
+        let length_um = m.length_px * um;
+        let width_um = d_px * um;
+        // A strand cut by the border is shorter than its hair by an unknown
+        // length (a hair emerging near the border shows only its first few
+        // widths): its length and aspect are only lower bounds, held to
+        // BORDER_CUT_SHORTENING of the limits.
+        let margin = margin_of(m);
+        let cut = !inside(m.centerline[0], margin)
+            || !inside(m.centerline[m.centerline.len() - 1], margin);
+        let shortening = if cut { BORDER_CUT_SHORTENING } else { 1.0 };
+        if length_um < shortening * params.min_length_um
+            || length_um < shortening * MIN_ASPECT * width_um
+        {
+            return None;
+        }
+        // The aspect again against the strand's widest part: a flake, or the skin
+        // between two, traced along its long axis has the width of a shaft in
+        // places and of the blob elsewhere; a shaft keeps its width.
+        if widest_run_px(&m.station_width_px)
+            .is_some_and(|w| m.length_px < shortening * MIN_ASPECT * w)
+        {
+            return None;
+        }
+        if !(width_um >= 0.5 * params.min_width_um && width_um <= 1.5 * params.max_width_um) {
+            return None;
+        }
+        // A dark strand must have the sign of its fitted amplitude, and any strand
+        // must take away (or add) more light than skin texture does.
+        if (polarity > 0) != (m.amplitude > 0.0) || m.amplitude.abs() < MIN_AMPLITUDE {
+            return None;
+        }
+        if colour_says_no_hair(polarity, m) {
+            return None;
+        }
+        let mid = m.centerline[m.centerline.len() / 2];
+        // A light strand must be brighter than the skin, not only than its flanks:
+        // the skin showing between two dark shafts is a light line between dark ones.
+        if polarity < 0 && m.flank_level < LIGHT_FLANK_MIN * background.at(mid[0], mid[1]) {
+            return None;
+        }
+        // Hair shafts bend gently; a strand that curls back on itself (the rim of a
+        // yellow dot or a flake, a vessel loop) is not one.
+        let chord = {
+            let (a, b) = (m.centerline[0], m.centerline[m.centerline.len() - 1]);
+            (a[0] - b[0]).hypot(a[1] - b[1])
+        };
+        if chord < MIN_STRAIGHTNESS * m.length_px {
+            return None;
+        }
+        Some(d_px)
+    };
+    // A strand of the yellow channel is kept only where the mean channel neither
+    // found a hair (the yellow channel sees dark shafts too) nor saw a strand
+    // plainly (at least MIN_AMPLITUDE) and judged it by its colour no hair (a
+    // vessel, shading): the second look adds what the mean cannot see, and does
+    // not overrule the colour it saw. (A furrow has the skin's colour in R, G
+    // and B, yet the yellow channel's own weighting reads a tint on it.)
+    let judged = StrandMask::new(
+        width as usize,
+        height as usize,
+        measured.iter().filter_map(|(p, m)| {
+            if m.channel != ContrastChannel::Mean {
+                return None;
+            }
+            let r = match hair_shaped(*p, m) {
+                Some(d_px) => 0.5 * d_px + 2.0,
+                None if m.amplitude.abs() >= MIN_AMPLITUDE && colour_says_no_hair(*p, m) => {
+                    2.0 * m.sigma_det_px + 2.0
+                }
+                None => return None,
+            };
+            Some((m.centerline.as_slice(), r))
+        }),
+    );
+    measured.retain(|(_, m)| {
+        m.channel == ContrastChannel::Mean || !judged.covers_most_of(&m.centerline)
+    });
     let mut kept: Vec<(i8, Measured, f64)> = Vec::new();
     // Every measured strand's ends, hair-shaped or not: one that continues a hair
     // across a crossing may be too short on its own to be kept.
@@ -419,67 +532,13 @@ pub fn analyze(
             m.amplitude,
         )
     }));
+    let channel_of: Vec<ContrastChannel> = measured.iter().map(|(_, m)| m.channel).collect();
     // Index in `kept` of each measured strand that is kept.
     let mut kept_index: Vec<Option<usize>> = vec![None; measured.len()];
     for (source, (polarity, m)) in measured.into_iter().enumerate() {
-        let Some(d_px) = m.diameter_px else { continue };
-        let length_um = m.length_px * um;
-        let width_um = d_px * um;
-        // A strand cut by the border is shorter than its hair by an unknown
-        // length (a hair emerging near the border shows only its first few
-        // widths): its length and aspect are only lower bounds, held to
-        // BORDER_CUT_SHORTENING of the limits.
-        let margin = margin_of(&m);
-        let cut = !inside(m.centerline[0], margin)
-            || !inside(m.centerline[m.centerline.len() - 1], margin);
-        let shortening = if cut { BORDER_CUT_SHORTENING } else { 1.0 };
-        if length_um < shortening * params.min_length_um
-            || length_um < shortening * MIN_ASPECT * width_um
-        {
+        let Some(d_px) = hair_shaped(polarity, &m) else {
             continue;
-        }
-        // The aspect again against the strand's widest part: a flake, or the skin
-        // between two, traced along its long axis has the width of a shaft in
-        // places and of the blob elsewhere; a shaft keeps its width.
-        if widest_run_px(&m.station_width_px)
-            .is_some_and(|w| m.length_px < shortening * MIN_ASPECT * w)
-        {
-            continue;
-        }
-        if !(width_um >= 0.5 * params.min_width_um && width_um <= 1.5 * params.max_width_um) {
-            continue;
-        }
-        // A dark strand must have the sign of its fitted amplitude, and any strand
-        // must take away (or add) more light than skin texture does.
-        if (polarity > 0) != (m.amplitude > 0.0) || m.amplitude.abs() < MIN_AMPLITUDE {
-            continue;
-        }
-        let [r, g, _] = m.colour_occlusion;
-        if polarity > 0 && g > 0.0 && r < params.vessel_red_green_ratio * g {
-            continue;
-        }
-        // A faint dark line with the skin's own colour is shading (a furrow, the
-        // edge of a fold), not a shaft: hair is another material, so what it takes
-        // away from the skin's light differs between channels unless it is nearly
-        // opaque.
-        if polarity > 0 && is_shading(m.amplitude, m.colour_occlusion) {
-            continue;
-        }
-        let mid = m.centerline[m.centerline.len() / 2];
-        // A light strand must be brighter than the skin, not only than its flanks:
-        // the skin showing between two dark shafts is a light line between dark ones.
-        if polarity < 0 && m.flank_level < LIGHT_FLANK_MIN * background.at(mid[0], mid[1]) {
-            continue;
-        }
-        // Hair shafts bend gently; a strand that curls back on itself (the rim of a
-        // yellow dot or a flake, a vessel loop) is not one.
-        let chord = {
-            let (a, b) = (m.centerline[0], m.centerline[m.centerline.len() - 1]);
-            (a[0] - b[0]).hypot(a[1] - b[1])
         };
-        if chord < MIN_STRAIGHTNESS * m.length_px {
-            continue;
-        }
         kept_index[source] = Some(kept.len());
         kept.push((polarity, m, d_px));
     }
@@ -487,9 +546,19 @@ pub fn analyze(
     // Pass 2: the count, end by end. An end that stops against the middle of
     // another strand, across it, is where this hair passes under (or over) the
     // other: it says nothing of where the hair emerged.
+    // The strands of the yellow channel take no part in the ends of the mean's:
+    // where it traces the edge of a dark shaft the mask left (a sibling's side),
+    // that trace would read as a hair crossing it. `mean_shafts` blanks them.
     let shafts: Vec<(&[[f64; 2]], f64)> = kept
         .iter()
         .map(|(_, m, d)| (m.centerline.as_slice(), *d))
+        .collect();
+    let mean_shafts: Vec<(&[[f64; 2]], f64)> = kept
+        .iter()
+        .map(|(_, m, d)| match m.channel {
+            ContrastChannel::Mean => (m.centerline.as_slice(), *d),
+            ContrastChannel::Yellow => (&[][..], *d),
+        })
         .collect();
     let blur_margin = 2.0 * blur_px.unwrap_or(1.0) + 3.0;
     // `[head, tail]` of each kept strand.
@@ -505,14 +574,17 @@ pub fn analyze(
                     m.centerline[end],
                     m.centerline[inner],
                     *d_px,
-                    &shafts,
+                    match m.channel {
+                        ContrastChannel::Mean => &mean_shafts,
+                        ContrastChannel::Yellow => &shafts,
+                    },
                     blur_margin,
                 )
             };
             [across(0, k), across(n - 1, n - 1 - k)]
         })
         .collect();
-    drop(shafts);
+    drop((shafts, mean_shafts));
     // `[head, tail]` of each kept strand: another strand of the same polarity
     // continues it across a short gap, facing it (the same hair, its trace broken
     // where it passes under or over another).
@@ -525,6 +597,7 @@ pub fn analyze(
         };
         continued[k][usize::from(e.tail)] = all_ends.iter().any(|o| {
             o.strand != e.strand
+                && channel_of[o.strand] == channel_of[e.strand]
                 && continues(e, o, max_gap_px)
                 && gap_covered(&prep.mean, &background, e, o)
         });
@@ -711,6 +784,59 @@ pub(crate) fn trace_strands(ridge: &RidgeMap, params: &Params) -> Vec<Strand> {
         },
     );
     bridge(strands, 2.5, 30.0)
+}
+
+/// The pixels within reach of a set of centrelines, each point's disc of the
+/// centreline's radius (px).
+struct StrandMask {
+    width: usize,
+    height: usize,
+    covered: Vec<bool>,
+}
+
+impl StrandMask {
+    fn new<'a>(
+        width: usize,
+        height: usize,
+        centerlines: impl Iterator<Item = (&'a [[f64; 2]], f64)>,
+    ) -> Self {
+        let mut covered = vec![false; width * height];
+        for (line, r) in centerlines {
+            for p in line {
+                let (x0, x1) = ((p[0] - r).floor().max(0.0), (p[0] + r).ceil().max(0.0));
+                let (y0, y1) = ((p[1] - r).floor().max(0.0), (p[1] + r).ceil().max(0.0));
+                for y in (y0 as usize)..(y1 as usize).min(height) {
+                    for x in (x0 as usize)..(x1 as usize).min(width) {
+                        let (dx, dy) = (x as f64 + 0.5 - p[0], y as f64 + 0.5 - p[1]);
+                        if dx * dx + dy * dy <= r * r {
+                            covered[y * width + x] = true;
+                        }
+                    }
+                }
+            }
+        }
+        StrandMask {
+            width,
+            height,
+            covered,
+        }
+    }
+
+    /// Whether at least half of the points of `line` lie on the mask.
+    fn covers_most_of(&self, line: &[[f64; 2]]) -> bool {
+        let on = line
+            .iter()
+            .filter(|p| {
+                let (x, y) = (p[0].floor(), p[1].floor());
+                x >= 0.0
+                    && y >= 0.0
+                    && (x as usize) < self.width
+                    && (y as usize) < self.height
+                    && self.covered[y as usize * self.width + x as usize]
+            })
+            .count();
+        2 * on >= line.len()
+    }
 }
 
 /// Side of the skin-level blocks in pixels: [`Params::background_block_um`],

@@ -5,7 +5,8 @@
 //! [`load_photo`] decodes a file within [`PhotoLimits`] (format by content, EXIF
 //! orientation applied); [`analyze`] takes the decoded photo, a [`Calibration`] and [`Params`] to an [`Analysis`]:
 //!
-//! 1. `preprocess`: undo sRGB; absorbance channel `−ln(mean RGB)`.
+//! 1. `preprocess`: undo sRGB; absorbance channel `−ln(mean RGB)`, and the yellow
+//!    channel `R − G + B` for shafts the mean cannot see (blond, red).
 //! 2. `ridge`: multi-scale Hessian line detection, both polarities, Steger sub-pixel centres.
 //! 3. `trace`: hysteresis linking; strand ends across a crossing joined by continuity.
 //! 4. `measure`: blurred-cylinder fit of the median cross-section → shaft width in µm.

@@ -25,8 +25,8 @@
 //! * J. A. Nelder, R. Mead, "A simplex method for function minimization",
 //!   Computer Journal 7(4), 1965.
 
-use crate::filter::{Plane, Sample};
-use crate::preprocess::Prepared;
+use crate::filter::Sample;
+use crate::preprocess::{ContrastChannel, ContrastPlane, Prepared};
 use crate::stats::median;
 use crate::trace::Strand;
 
@@ -38,6 +38,8 @@ const FLANK_PX: f64 = 2.0;
 /// What stage 4 learns about one strand.
 #[derive(Clone, Debug)]
 pub(crate) struct Measured {
+    /// The channel the strand was found and is measured in.
+    pub channel: ContrastChannel,
     /// Centreline resampled every pixel of arc length (px).
     pub centerline: Vec<[f64; 2]>,
     /// Arc length of the centreline (px).
@@ -247,7 +249,7 @@ fn section(plane: &impl Sample, p: [f64; 2], nrm: [f64; 2], reach: f64, dark: bo
 
 /// Mean of `plane` over the two flank bands (from `reach − FLANK_PX` to `reach`) on
 /// either side of `p` along normal `nrm`: the skin reference `[left, right]`.
-fn skin_flanks(plane: &Plane, p: [f64; 2], nrm: [f64; 2], reach: f64) -> [f64; 2] {
+fn skin_flanks(plane: &impl Sample, p: [f64; 2], nrm: [f64; 2], reach: f64) -> [f64; 2] {
     let flank = |sign: f64| -> f64 {
         let mut s = 0.0;
         let mut k = 0.0;
@@ -266,7 +268,7 @@ fn skin_flanks(plane: &Plane, p: [f64; 2], nrm: [f64; 2], reach: f64) -> [f64; 2
 /// Occlusion at the centre `p` against the skin of the flank bands at `reach` on
 /// both sides, with no neighbour cut: past a strand's end, where no shaft is
 /// expected, only the far skin is a fair reference.
-fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -> f64 {
+fn occlusion_at(plane: &impl Sample, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -> f64 {
     let [left, right] = skin_flanks(plane, p, nrm, reach);
     let mid = reach - FLANK_PX / 2.0;
     let t = ((d + mid) / (2.0 * mid)).clamp(0.0, 1.0);
@@ -280,7 +282,13 @@ fn occlusion_at(plane: &Plane, p: [f64; 2], nrm: [f64; 2], d: f64, reach: f64) -
 /// Measures one traced strand: everything but the profile fits
 /// ([`Measured::fit_free`], [`Measured::refit_with_blur`]), which are the costly
 /// part and not every strand needs both.
-pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<Measured> {
+pub(crate) fn measure(
+    prep: &Prepared,
+    channel: ContrastChannel,
+    strand: &Strand,
+    trim_px: f64,
+) -> Option<Measured> {
+    let plane = prep.contrast(channel);
     let raw: Vec<[f64; 2]> = strand.points.iter().map(|p| p.pos).collect();
     let centerline = resample(&raw, 1.0, 2);
     let n = centerline.len();
@@ -314,15 +322,15 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
 
     let dark = strand.polarity > 0;
     let sections: Vec<Section> = (0..n)
-        .map(|i| section(&prep.mean, centerline[i], normals[i], reach, dark))
+        .map(|i| section(&plane, centerline[i], normals[i], reach, dark))
         .collect();
     let centre_occ: Vec<f64> = (0..n)
-        .map(|i| sections[i].occlusion(&prep.mean, centerline[i], normals[i], 0.0))
+        .map(|i| sections[i].occlusion(&plane, centerline[i], normals[i], 0.0))
         .collect();
     let mut middle_centre: Vec<f64> = centre_occ[first..=last].to_vec();
     let middle_level = median(&mut middle_centre)?;
     let ends = [false, true]
-        .map(|tail| end_transition(prep, &centerline, &centre_occ, middle_level, reach, tail));
+        .map(|tail| end_transition(&plane, &centerline, &centre_occ, middle_level, reach, tail));
     let end_transition_px = ends.map(|e| e.map_or(f64::INFINITY, |(t, _)| t));
     let end_fade_in_photo = ends.map(|e| e.is_some_and(|(_, whole)| whole));
 
@@ -356,7 +364,7 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
         column.extend(
             (first..=last)
                 .filter(|&i| sections[i].owns(d))
-                .map(|i| sections[i].occlusion(&prep.mean, centerline[i], normals[i], d)),
+                .map(|i| sections[i].occlusion(&plane, centerline[i], normals[i], d)),
         );
         if 2 * column.len() < middle {
             continue;
@@ -370,18 +378,10 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
     let flank_level = median(&mut flank_means).unwrap_or(0.0);
     let sign = if dark { 1.0 } else { -1.0 };
     let station_width_px: Vec<f64> = (0..n)
-        .map(|i| {
-            half_contrast_width(
-                &prep.mean,
-                &sections[i],
-                centerline[i],
-                normals[i],
-                reach,
-                sign,
-            )
-        })
+        .map(|i| half_contrast_width(&plane, &sections[i], centerline[i], normals[i], reach, sign))
         .collect();
     Some(Measured {
+        channel,
         centerline,
         length_px,
         diameter_px: None,
@@ -405,7 +405,7 @@ pub(crate) fn measure(prep: &Prepared, strand: &Strand, trim_px: f64) -> Option<
 /// ends at its last sample above half, on the [`PROFILE_STEP_PX`] grid, so the
 /// width reads up to one step per side short.
 fn half_contrast_width(
-    plane: &Plane,
+    plane: &impl Sample,
     section: &Section,
     p: [f64; 2],
     nrm: [f64; 2],
@@ -440,7 +440,7 @@ const END_REACH_OUT_PX: usize = 40;
 /// extrapolated. Samples are smoothed over three neighbours. `None` when the
 /// contrast never falls to 30 % (the strand ends on something as dark as itself).
 fn end_transition(
-    prep: &Prepared,
+    plane: &ContrastPlane,
     centerline: &[[f64; 2]],
     centre_occ: &[f64],
     middle_level: f64,
@@ -468,9 +468,7 @@ fn end_transition(
     let mut seq: Vec<f64> = (0..inside).rev().map(|k| centre_occ[idx(k)]).collect();
     let zero = seq.len() - 1;
     let beyond = |k: usize| [end[0] + k as f64 * out[0], end[1] + k as f64 * out[1]];
-    seq.extend(
-        (1..=END_REACH_OUT_PX).map(|k| occlusion_at(&prep.mean, beyond(k), nrm, 0.0, reach)),
-    );
+    seq.extend((1..=END_REACH_OUT_PX).map(|k| occlusion_at(plane, beyond(k), nrm, 0.0, reach)));
     let smooth: Vec<f64> = (0..seq.len())
         .map(|i| {
             let lo = i.saturating_sub(1);
@@ -482,7 +480,8 @@ fn end_transition(
     // the first at ≤ 30 %.
     let x80 = (0..=zero).rev().find(|&i| smooth[i] >= 0.8).unwrap_or(0);
     let x30 = (x80..smooth.len()).find(|&i| smooth[i] <= 0.3)?;
-    let (w, h) = (prep.mean.width as f64, prep.mean.height as f64);
+    let (w, h) = plane.dims();
+    let (w, h) = (w as f64, h as f64);
     let in_photo = |q: [f64; 2]| q[0] >= 1.0 && q[1] >= 1.0 && q[0] <= w - 1.0 && q[1] <= h - 1.0;
     let read_in_photo = |q: [f64; 2]| {
         in_photo(q)
@@ -953,7 +952,7 @@ mod tests {
                 .collect(),
             polarity: 1,
         };
-        measure(&prep, &strand, 10.0).unwrap()
+        measure(&prep, ContrastChannel::Mean, &strand, 10.0).unwrap()
     }
 
     #[test]
@@ -1064,8 +1063,8 @@ mod tests {
         let alone = bars_image(&[(40.0, 10.0)], 100, 80);
         let pair = bars_image(&[(40.0, 10.0), (56.0, 12.0)], 100, 80);
         let strand = bar_strand(40.0, 3.5);
-        let mut a = measure(&alone, &strand, 5.0).unwrap();
-        let mut b = measure(&pair, &strand, 5.0).unwrap();
+        let mut a = measure(&alone, ContrastChannel::Mean, &strand, 5.0).unwrap();
+        let mut b = measure(&pair, ContrastChannel::Mean, &strand, 5.0).unwrap();
         a.refit_with_blur(1.0);
         b.refit_with_blur(1.0);
         let (da, db) = (a.diameter_px.unwrap(), b.diameter_px.unwrap());
@@ -1085,7 +1084,13 @@ mod tests {
             (&[(40.0, 10.0)][..], 10.0),
             (&[(40.0, 10.0), (49.0, 8.0)][..], 18.0),
         ] {
-            let m = measure(&bars_image(bars, 100, 80), &strand, 5.0).unwrap();
+            let m = measure(
+                &bars_image(bars, 100, 80),
+                ContrastChannel::Mean,
+                &strand,
+                5.0,
+            )
+            .unwrap();
             let mut w = m.station_width_px.clone();
             let mid = crate::stats::median(&mut w).unwrap();
             assert!(

@@ -8,6 +8,14 @@
 //! exposure) becomes an additive, slowly varying term that second-derivative
 //! filters ignore, so no explicit flat-fielding is needed for detection, and a
 //! hair's contrast reads the same in a dim corner and in the centre.
+//!
+//! Blond and red hair may have almost no contrast in that channel: pheomelanin
+//! absorbs blue more than green, and the skin's haemoglobin absorbs green, so
+//! such a shaft is darker than the skin in blue, lighter in green, and the mean
+//! cancels the two. The *yellow* channel `R − G + B` (weights summing to one, so a
+//! grey pixel keeps its level and skin stays positive) reads that difference as
+//! darkness: a shaft yellower than the skin is dark there. [`ContrastChannel`]
+//! names the channel a strand was found and is measured in.
 
 use image::DynamicImage;
 use rayon::prelude::*;
@@ -36,6 +44,14 @@ pub(crate) enum LinearRgb<'a> {
 }
 
 impl LinearRgb<'_> {
+    /// Width and height in pixels.
+    pub fn dims(&self) -> (usize, usize) {
+        match self {
+            LinearRgb::Table { width, height, .. } => (*width, *height),
+            LinearRgb::Planes([r, ..]) => (r.width, r.height),
+        }
+    }
+
     /// Linear red, green and blue of pixel `i` (row-major index).
     #[inline]
     pub fn pixel(&self, i: usize) -> [f32; 3] {
@@ -79,6 +95,59 @@ impl Sample for Channel<'_> {
     }
 }
 
+/// The linear-light channel a strand is found and measured in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ContrastChannel {
+    /// The mean of R, G and B: dark, grey and white hair.
+    Mean,
+    /// `R − G + B`: a shaft yellower than the skin (blond, red) is dark in it.
+    Yellow,
+}
+
+/// Weights of R, G and B in [`ContrastChannel::Yellow`].
+const YELLOW_WEIGHTS: [f32; 3] = [1.0, -1.0, 1.0];
+
+/// Linear-light level of [`ContrastChannel::Yellow`], never below zero.
+#[inline]
+fn yellow([r, g, b]: [f32; 3]) -> f32 {
+    (YELLOW_WEIGHTS[0] * r + YELLOW_WEIGHTS[1] * g + YELLOW_WEIGHTS[2] * b).max(0.0)
+}
+
+/// A strand's measuring plane: the stored mean, or the yellow channel computed
+/// where it is sampled (no plane held for the few strands that need it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ContrastPlane<'a> {
+    Mean(&'a Plane),
+    Yellow(&'a LinearRgb<'a>),
+}
+
+impl ContrastPlane<'_> {
+    /// Width and height in pixels.
+    pub fn dims(&self) -> (usize, usize) {
+        match self {
+            ContrastPlane::Mean(p) => (p.width, p.height),
+            ContrastPlane::Yellow(rgb) => rgb.dims(),
+        }
+    }
+}
+
+impl Sample for ContrastPlane<'_> {
+    #[inline]
+    fn sample(&self, x: f64, y: f64) -> f32 {
+        match self {
+            ContrastPlane::Mean(p) => p.sample(x, y),
+            // Bilinear sampling is linear, so the weighted sum of the channels'
+            // samples is the sample of the weighted sum.
+            ContrastPlane::Yellow(rgb) => {
+                let v: f32 = (0..3)
+                    .map(|c| YELLOW_WEIGHTS[c] * rgb.channel(c).sample(x, y))
+                    .sum();
+                v.max(0.0)
+            }
+        }
+    }
+}
+
 /// The planes every later stage reads.
 #[derive(Clone, Debug)]
 pub(crate) struct Prepared<'a> {
@@ -88,6 +157,33 @@ pub(crate) struct Prepared<'a> {
     pub mean: Plane,
     /// Absorbance `−ln(mean + floor)`: hair darker than skin is a ridge (maximum).
     pub absorbance: Plane,
+}
+
+impl Prepared<'_> {
+    /// The plane a strand of `channel` is measured in.
+    pub fn contrast(&self, channel: ContrastChannel) -> ContrastPlane<'_> {
+        match channel {
+            ContrastChannel::Mean => ContrastPlane::Mean(&self.mean),
+            ContrastChannel::Yellow => ContrastPlane::Yellow(&self.rgb),
+        }
+    }
+
+    /// Absorbance of [`ContrastChannel::Yellow`], `−ln(R − G + B + floor)`, for the
+    /// line detector: made on demand and dropped after it, like [`Self::absorbance`].
+    pub fn yellow_absorbance(&self) -> Plane {
+        let (width, height) = self.rgb.dims();
+        let mut out = Plane::new(width, height);
+        let chunk = ROWS_PER_TASK * width.max(1);
+        out.data
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, a)| {
+                for (j, a) in a.iter_mut().enumerate() {
+                    *a = -(yellow(self.rgb.pixel(c * chunk + j)) + LINEAR_FLOOR).ln();
+                }
+            });
+        out
+    }
 }
 
 /// sRGB transfer curve, inverse (encoded [0,1] → linear [0,1]).
@@ -242,6 +338,45 @@ mod tests {
         // Block centred at x = 24 holds the line at x = 20: the median ignores it.
         assert!((bg.at(24.0, 24.0) - (0.2 + 0.004 * 24.0)).abs() < 0.01);
         assert!(bg.at(56.0, 8.0) > bg.at(8.0, 8.0));
+    }
+
+    #[test]
+    fn a_yellow_shaft_the_mean_cannot_see_is_dark_in_the_yellow_channel() {
+        // Linear skin (0.60, 0.40, 0.30) and a yellower shaft (0.60, 0.45, 0.25):
+        // the same mean, so no contrast there; R − G + B falls from 0.50 to 0.40.
+        let skin = [0.60f32, 0.40, 0.30];
+        let shaft = [0.60f32, 0.45, 0.25];
+        let mut planes = [Plane::new(9, 3), Plane::new(9, 3), Plane::new(9, 3)];
+        for (c, plane) in planes.iter_mut().enumerate() {
+            for y in 0..3 {
+                for x in 0..9 {
+                    plane.data[y * 9 + x] = if x == 4 { shaft[c] } else { skin[c] };
+                }
+            }
+        }
+        let rgb = LinearRgb::Planes(planes);
+        let (on, off) = (4 + 9, 9);
+        let [sr, sg, sb] = skin;
+        let mean_skin = (sr + sg + sb) / 3.0;
+        for i in [on, off] {
+            let [r, g, b] = rgb.pixel(i);
+            assert!(((r + g + b) / 3.0 - mean_skin).abs() < 1e-6);
+        }
+        let prep = Prepared {
+            mean: Plane::new(9, 3),
+            absorbance: Plane::new(9, 3),
+            rgb,
+        };
+        let a = prep.yellow_absorbance();
+        assert!((a.data[off] - -(0.5f32 + LINEAR_FLOOR).ln()).abs() < 1e-5);
+        assert!((a.data[on] - -(0.4f32 + LINEAR_FLOOR).ln()).abs() < 1e-5);
+        // The measuring plane samples the same combination, bilinearly: halfway
+        // between the shaft's pixel centre and the skin's, the level is halfway.
+        let plane = prep.contrast(ContrastChannel::Yellow);
+        assert!((plane.sample(4.5, 1.5) - 0.4).abs() < 1e-6);
+        assert!((plane.sample(5.0, 1.5) - 0.45).abs() < 1e-6);
+        assert!((plane.sample(0.5, 1.5) - 0.5).abs() < 1e-6);
+        assert_eq!(plane.dims(), (9, 3));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::analysis::{self, background_block_px, Params};
 use crate::calibration::Calibration;
 use crate::measure::measure;
-use crate::preprocess::{prepare, Background};
+use crate::preprocess::{prepare, Background, ContrastChannel};
 use crate::ridge::RidgeMap;
 use crate::trace::Strand;
 use image::DynamicImage;
@@ -77,7 +77,7 @@ pub fn measure_strands(
         .0
         .par_iter()
         .filter_map(|s| {
-            let mut m = measure(&planes.0, s, trim_px)?;
+            let mut m = measure(&planes.0, ContrastChannel::Mean, s, trim_px)?;
             if m.length_px * calibration.um_per_px() >= params.min_length_um {
                 m.fit_free();
             }

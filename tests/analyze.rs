@@ -242,3 +242,68 @@ fn emergence_precision_and_recall_follow_the_counted_points() {
     assert_eq!(off.emergence_precision, 0.0);
     assert_eq!(off.emergence_recall, 0.0);
 }
+
+/// sRGB encoding of linear light in [0, 1], to 8 bits.
+fn encode_srgb(v: f64) -> u8 {
+    let v = v.clamp(0.0, 1.0);
+    let e = if v <= 0.003_130_8 {
+        12.92 * v
+    } else {
+        1.055 * v.powf(1.0 / 2.4) - 0.055
+    };
+    (e * 255.0).round() as u8
+}
+
+#[test]
+fn a_shaft_with_no_contrast_in_the_mean_is_found_and_measured_in_the_yellow_channel() {
+    // Pink skin, linear (0.60, 0.40, 0.30), and an opaque shaft 8 px (48 µm)
+    // wide of (0.60, 0.47, 0.23): the same mean of R, G and B, lighter in green
+    // and darker in blue, as a blond shaft on pink skin can be. It runs 150 px
+    // (900 µm) obliquely, both ends inside; a little hashed texture on the skin.
+    let (w, h) = (256u32, 192u32);
+    let (skin, shaft) = ([0.60, 0.40, 0.30], [0.60, 0.47, 0.23]);
+    let (a, b) = ([60.0f64, 50.0], [190.0f64, 125.0]);
+    let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+    let t = [(b[0] - a[0]) / len, (b[1] - a[1]) / len];
+    let half_width = 4.0;
+    let covered = |x: f64, y: f64| {
+        let (dx, dy) = (x - a[0], y - a[1]);
+        let along = dx * t[0] + dy * t[1];
+        let across = (dx * t[1] - dy * t[0]).abs();
+        (0.0..=len).contains(&along) && across <= half_width
+    };
+    let image = RgbImage::from_fn(w, h, |x, y| {
+        // Share of the pixel the shaft covers, from 4×4 sub-samples.
+        let mut share = 0.0;
+        for i in 0..4 {
+            for j in 0..4 {
+                let (sx, sy) = (
+                    f64::from(x) + (f64::from(i) + 0.5) / 4.0,
+                    f64::from(y) + (f64::from(j) + 0.5) / 4.0,
+                );
+                if covered(sx, sy) {
+                    share += 1.0 / 16.0;
+                }
+            }
+        }
+        let hash = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 1000;
+        let texture = 1.0 + 0.01 * (f64::from(hash) / 1000.0 - 0.5);
+        let px = |c: usize| encode_srgb(texture * (skin[c] * (1.0 - share) + shaft[c] * share));
+        Rgb([px(0), px(1), px(2)])
+    });
+    let result = run(&DynamicImage::ImageRgb8(image), 6.0);
+    let on_shaft = |p: &[f64; 2]| {
+        let (dx, dy) = (p[0] - a[0], p[1] - a[1]);
+        (dx * t[1] - dy * t[0]).abs() <= 3.0
+    };
+    let found: Vec<_> = result
+        .strands
+        .iter()
+        .filter(|s| s.centerline.iter().filter(|p| on_shaft(p)).count() * 2 > s.centerline.len())
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", result.strands.len());
+    let s = found[0];
+    assert!(s.length_um > 0.8 * len * 6.0, "length {} µm", s.length_um);
+    assert!((s.width_um - 48.0).abs() <= 6.0, "width {} µm", s.width_um);
+    assert_eq!(result.hair_count, 1.0);
+}
