@@ -370,9 +370,12 @@ pub fn analyze(
         .par_iter()
         .filter_map(|(channel, s)| {
             let mut m = measure(&prep, *channel, s, trim_px)?;
-            // Only a strand long enough to be a hair can tell the blur (below);
-            // the others need the free fit only if the blur refit fails.
-            if long_enough(&m) {
+            // Only a strand of the mean channel long enough to be a hair can tell
+            // the blur (below); the others need the free fit only if the blur
+            // refit fails. (The yellow channel mixes channels of opposite
+            // contrast across a scattering shaft: its profile is no blurred
+            // cylinder. Its strands are fitted once the mask below has kept them.)
+            if *channel == ContrastChannel::Mean && long_enough(&m) {
                 m.fit_free();
             }
             Some((s.polarity, m))
@@ -394,11 +397,6 @@ pub fn analyze(
                 let d = m.diameter_px?;
                 let mid = m.centerline[m.centerline.len() / 2];
                 let reach = 3.0 * m.sigma_det_px + 4.0;
-                // The yellow channel mixes channels of opposite contrast across a
-                // scattering shaft: its profile is no blurred cylinder.
-                if m.channel != ContrastChannel::Mean {
-                    return None;
-                }
                 let clean = m.fit_residual < BLUR_FIT_MAX_RESIDUAL
                     && s > 1.05 * MIN_FIT_BLUR_PX
                     && mid[0] > reach
@@ -418,10 +416,14 @@ pub fn analyze(
         blur = blur_of(false);
     }
     let blur_px = median(&mut blur);
-    measured.par_iter_mut().for_each(|(_, m)| match blur_px {
+    let fit = |m: &mut Measured| match blur_px {
         Some(b) => m.refit_with_blur(b),
         None => m.fit_free(),
-    });
+    };
+    measured
+        .par_iter_mut()
+        .filter(|(_, m)| m.channel == ContrastChannel::Mean)
+        .for_each(|(_, m)| fit(m));
 
     let margin_of = |m: &Measured| (1.5 * m.sigma_det_px + 1.5).max(2.0);
     let inside = |p: [f64; 2], margin: f64| {
@@ -521,6 +523,10 @@ pub fn analyze(
     measured.retain(|(_, m)| {
         m.channel == ContrastChannel::Mean || !judged.covers_most_of(&m.centerline)
     });
+    measured
+        .par_iter_mut()
+        .filter(|(_, m)| m.channel == ContrastChannel::Yellow)
+        .for_each(|(_, m)| fit(m));
     let mut kept: Vec<(i8, Measured, f64)> = Vec::new();
     // Every measured strand's ends, hair-shaped or not: one that continues a hair
     // across a crossing may be too short on its own to be kept.
