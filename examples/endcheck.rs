@@ -11,41 +11,18 @@
 //! `VERBOSE=1` lists every counted point. `UM_PER_PX` and `SIZE=WxH` set another
 //! camera, as in the `tune` example.
 mod common;
+use common::{distance, hair_under};
 use std::collections::BTreeMap;
 
 use trichometry::synth::truth::{Truth, TruthHair};
 use trichometry::synth::{render, Scenario};
 use trichometry::{analyze, Calibration, Params};
 
-/// Distance (px) within which a strand point lies on a true hair.
-const ON_HAIR_PX: f64 = 3.0;
 /// Distance (px) within which a counted point is at a true emergence or tip.
 const AT_END_PX: f64 = 15.0;
 /// Distance (px) beyond which a counted point is off its hair's centreline, and
 /// within which it touches another hair's edge.
 const NEAR_PX: f64 = 6.0;
-
-/// Smallest distance from `p` to the points of `line`.
-fn distance(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
-    line.iter()
-        .map(|q| (q[0] - p[0]).hypot(q[1] - p[1]))
-        .fold(f64::INFINITY, f64::min)
-}
-
-/// The true hair (index into `truth.hairs`) under most points of `line`.
-fn hair_under(line: &[[f64; 2]], truth: &Truth) -> Option<usize> {
-    let votes: Vec<usize> = truth
-        .hairs
-        .iter()
-        .map(|h| {
-            line.iter()
-                .filter(|&&p| distance(&h.centerline_px, p) < ON_HAIR_PX)
-                .count()
-        })
-        .collect();
-    let (best, &n) = votes.iter().enumerate().max_by_key(|&(_, n)| *n)?;
-    (n > 0).then_some(best)
-}
 
 /// Where `p`, said to be the emergence of true hair `h`, lies.
 fn place(p: [f64; 2], h: &TruthHair, truth: &Truth) -> &'static str {

@@ -9,31 +9,12 @@
 //! minimum length) with the count its strands carry, summed over the seeds.
 //! `UM_PER_PX` and `SIZE=WxH` set another camera, as in the `tune` example.
 mod common;
+use common::hair_under;
 use std::collections::BTreeMap;
 
 use trichometry::synth::truth::Truth;
 use trichometry::synth::{render, Scenario};
 use trichometry::{analyze, Analysis, Calibration, Params};
-
-/// Distance (px) within which a strand point lies on a true hair.
-const ON_HAIR_PX: f64 = 3.0;
-
-/// The true hair (index into `truth.hairs`) under most points of `line`.
-fn hair_under(line: &[[f64; 2]], truth: &Truth) -> Option<usize> {
-    let mut votes = vec![0usize; truth.hairs.len()];
-    for p in line {
-        for (i, h) in truth.hairs.iter().enumerate() {
-            if h.centerline_px
-                .iter()
-                .any(|q| (q[0] - p[0]).hypot(q[1] - p[1]) < ON_HAIR_PX)
-            {
-                votes[i] += 1;
-            }
-        }
-    }
-    let (best, &n) = votes.iter().enumerate().max_by_key(|&(_, n)| *n)?;
-    (n > 0).then_some(best)
-}
 
 #[derive(Default)]
 struct Tally {

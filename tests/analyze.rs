@@ -5,7 +5,7 @@ use std::path::Path;
 use image::{DynamicImage, Rgb, RgbImage};
 use trichometry::analysis::Polarity;
 use trichometry::synth::truth::Truth;
-use trichometry::synth::{render, Scenario};
+use trichometry::synth::{linear_to_srgb, render, Scenario};
 use trichometry::{analyze, Analysis, Calibration, Error, Params};
 
 fn fixture(stem: &str) -> (DynamicImage, Truth) {
@@ -245,13 +245,7 @@ fn emergence_precision_and_recall_follow_the_counted_points() {
 
 /// sRGB encoding of linear light in [0, 1], to 8 bits.
 fn encode_srgb(v: f64) -> u8 {
-    let v = v.clamp(0.0, 1.0);
-    let e = if v <= 0.003_130_8 {
-        12.92 * v
-    } else {
-        1.055 * v.powf(1.0 / 2.4) - 0.055
-    };
-    (e * 255.0).round() as u8
+    (linear_to_srgb(v) * 255.0).round() as u8
 }
 
 #[test]
