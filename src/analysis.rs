@@ -1,5 +1,7 @@
 //! The whole pipeline: [`analyze`] a photo into an [`Analysis`].
 
+use std::collections::BTreeMap;
+
 use image::DynamicImage;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -527,206 +529,280 @@ pub fn analyze(
         .par_iter_mut()
         .filter(|(_, m)| m.channel == ContrastChannel::Yellow)
         .for_each(|(_, m)| fit(m));
-    let mut kept: Vec<(i8, Measured, f64)> = Vec::new();
-    // Every measured strand's ends, hair-shaped or not: one that continues a hair
-    // across a crossing may be too short on its own to be kept.
-    let all_ends = strand_ends(measured.iter().map(|(p, m)| {
-        (
-            *p,
-            m.centerline.as_slice(),
-            m.diameter_px.unwrap_or(2.0 * m.sigma_det_px),
-            m.amplitude,
-        )
-    }));
-    let channel_of: Vec<ContrastChannel> = measured.iter().map(|(_, m)| m.channel).collect();
-    // Index in `kept` of each measured strand that is kept.
+    // Pass 2: the hairs (hair-shaped strands, with their width in px), and the
+    // pieces a hair's trace broke into where it passes under or over another:
+    // a piece too short to be kept on its own may still continue a hair, and its
+    // far end may be where that hair emerged.
+    let shape: Vec<Option<f64>> = measured.iter().map(|(p, m)| hair_shaped(*p, m)).collect();
+    let linkable: Vec<bool> = measured
+        .iter()
+        .zip(&shape)
+        .map(|((p, m), d)| {
+            d.is_some()
+                || ((*p > 0) == (m.amplitude > 0.0)
+                    && m.amplitude.abs() >= MIN_AMPLITUDE
+                    && !colour_says_no_hair(*p, m))
+        })
+        .collect();
+    let diameter_of = |i: usize| {
+        let m = &measured[i].1;
+        shape[i].unwrap_or_else(|| m.diameter_px.unwrap_or(2.0 * m.sigma_det_px))
+    };
+    let all_ends = strand_ends(
+        measured
+            .iter()
+            .enumerate()
+            .map(|(i, (p, m))| (*p, m.centerline.as_slice(), diameter_of(i), m.amplitude)),
+    );
+    // Index in `all_ends` of each strand's `[head, tail]`.
+    let mut end_index: Vec<[Option<usize>; 2]> = vec![[None; 2]; measured.len()];
+    for (j, e) in all_ends.iter().enumerate() {
+        end_index[e.strand][usize::from(e.tail)] = Some(j);
+    }
+    let kept: Vec<usize> = (0..measured.len())
+        .filter(|&i| shape[i].is_some())
+        .collect();
     let mut kept_index: Vec<Option<usize>> = vec![None; measured.len()];
-    for (source, (polarity, m)) in measured.into_iter().enumerate() {
-        let Some(d_px) = hair_shaped(polarity, &m) else {
-            continue;
-        };
-        kept_index[source] = Some(kept.len());
-        kept.push((polarity, m, d_px));
+    for (k, &i) in kept.iter().enumerate() {
+        kept_index[i] = Some(k);
     }
 
-    // Pass 2: the count, end by end. An end that stops against the middle of
-    // another strand, across it, is where this hair passes under (or over) the
-    // other: it says nothing of where the hair emerged.
-    // The strands of the yellow channel take no part in the ends of the mean's:
-    // where it traces the edge of a dark shaft the mask left (a sibling's side),
-    // that trace would read as a hair crossing it. `mean_shafts` blanks them.
+    // Ends continued by another strand of the same channel and polarity across a
+    // short gap, facing it: the same hair, its trace broken where it passes under
+    // or over another. Each end is linked to the nearest of those that continue
+    // it, when that is mutual and both strands could be shafts; strands so linked
+    // are one hair.
+    let blur_margin = 2.0 * blur_px.unwrap_or(1.0) + 3.0;
+    let max_gap_px =
+        params.max_width_um / um / CONTINUATION_MIN_CROSSING_DEG.to_radians().sin() + blur_margin;
+    let facing: Vec<Vec<usize>> = all_ends
+        .par_iter()
+        .map(|e| {
+            all_ends
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| {
+                    o.strand != e.strand
+                        && measured[o.strand].1.channel == measured[e.strand].1.channel
+                        && continues(e, o, max_gap_px)
+                        && gap_covered(&prep.mean, &background, e, o)
+                        && x_junction(e, o, &all_ends)
+                })
+                .map(|(j, _)| j)
+                .collect()
+        })
+        .collect();
+    let gap = |a: usize, b: usize| {
+        let (p, q) = (all_ends[a].pos, all_ends[b].pos);
+        (p[0] - q[0]).hypot(p[1] - q[1])
+    };
+    let nearest_link = |a: usize| {
+        if !linkable[all_ends[a].strand] {
+            return None;
+        }
+        facing[a]
+            .iter()
+            .copied()
+            .filter(|&b| linkable[all_ends[b].strand])
+            .min_by(|&x, &y| gap(a, x).total_cmp(&gap(a, y)))
+    };
+    let nearest: Vec<Option<usize>> = (0..all_ends.len()).map(nearest_link).collect();
+    let linked: Vec<Option<usize>> = (0..all_ends.len())
+        .map(|a| nearest[a].filter(|&b| nearest[b] == Some(a)))
+        .collect();
+    let mut hair_of: Vec<usize> = (0..measured.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for (a, b) in linked.iter().enumerate() {
+        if let Some(b) = *b {
+            let (ra, rb) = (
+                root(&mut hair_of, all_ends[a].strand),
+                root(&mut hair_of, all_ends[b].strand),
+            );
+            hair_of[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    for i in 0..hair_of.len() {
+        hair_of[i] = root(&mut hair_of, i);
+    }
+
+    // An end that stops against the middle of another kept strand, across it, is
+    // where this hair passes under (or over) the other: it says nothing of where
+    // the hair emerged. The strands of the yellow channel take no part in the
+    // ends of the mean's: where it traces the edge of a dark shaft the mask left
+    // (a sibling's side), that trace would read as a hair crossing it.
+    // `mean_shafts` blanks them.
     let shafts: Vec<(&[[f64; 2]], f64)> = kept
         .iter()
-        .map(|(_, m, d)| (m.centerline.as_slice(), *d))
+        .map(|&i| (measured[i].1.centerline.as_slice(), diameter_of(i)))
         .collect();
     let mean_shafts: Vec<(&[[f64; 2]], f64)> = kept
         .iter()
-        .map(|(_, m, d)| match m.channel {
-            ContrastChannel::Mean => (m.centerline.as_slice(), *d),
-            ContrastChannel::Yellow => (&[][..], *d),
+        .zip(&shafts)
+        .map(|(&i, &(line, d))| match measured[i].1.channel {
+            ContrastChannel::Mean => (line, d),
+            ContrastChannel::Yellow => (&[][..], d),
         })
         .collect();
-    let blur_margin = 2.0 * blur_px.unwrap_or(1.0) + 3.0;
-    // `[head, tail]` of each kept strand.
-    let crossings: Vec<[bool; 2]> = kept
-        .iter()
-        .enumerate()
-        .map(|(index, (_, m, d_px))| {
-            let n = m.centerline.len();
-            let k = 4.min(n - 1);
-            let across = |end: usize, inner: usize| {
-                ends_across_another(
-                    index,
-                    m.centerline[end],
-                    m.centerline[inner],
-                    *d_px,
-                    match m.channel {
-                        ContrastChannel::Mean => &mean_shafts,
-                        ContrastChannel::Yellow => &shafts,
-                    },
-                    blur_margin,
-                )
-            };
-            [across(0, k), across(n - 1, n - 1 - k)]
-        })
-        .collect();
-    drop((shafts, mean_shafts));
-    // `[head, tail]` of each kept strand: another strand of the same polarity
-    // continues it across a short gap, facing it (the same hair, its trace broken
-    // where it passes under or over another).
-    let max_gap_px =
-        params.max_width_um / um / CONTINUATION_MIN_CROSSING_DEG.to_radians().sin() + blur_margin;
-    let mut continued: Vec<[bool; 2]> = vec![[false; 2]; kept.len()];
-    for e in &all_ends {
-        let Some(k) = kept_index[e.strand] else {
-            continue;
+    // An end within the border margin is inside the field when the whole fade past
+    // it lies in the photo: the hair emerged in the field, close to its edge. A
+    // shaft that leaves the field keeps its contrast up to the edge (the photo's
+    // last row or column repeats past it), so it never fades there.
+    let fade_min_px = (params.fade_min_um / um).max(3.0 * blur_px.unwrap_or(0.0) + 2.5);
+    // End `k` (0 the head, 1 the tail) of strand `i`: at the border, where it
+    // passes another hair, a crisp tip, a fade into the skin (emergence), or
+    // unresolved (it runs into something as dark as the shaft); and the skin
+    // darkness around it.
+    let end_kind = |i: usize, k: usize| -> (EndKind, f64) {
+        let m = &measured[i].1;
+        let n = m.centerline.len();
+        let j = 4.min(n - 1);
+        let (end, inner) = if k == 0 {
+            (m.centerline[0], m.centerline[j])
+        } else {
+            (m.centerline[n - 1], m.centerline[n - 1 - j])
         };
-        continued[k][usize::from(e.tail)] = all_ends.iter().any(|o| {
-            o.strand != e.strand
-                && channel_of[o.strand] == channel_of[e.strand]
-                && continues(e, o, max_gap_px)
-                && gap_covered(&prep.mean, &background, e, o)
-        });
+        let fading = m.end_fade_in_photo[k] && m.end_transition_px[k] >= fade_min_px;
+        if !(inside(end, margin_of(m)) || fading) {
+            return (EndKind::Border, 1.0);
+        }
+        let d_px = diameter_of(i);
+        let others = match m.channel {
+            ContrastChannel::Mean => &mean_shafts,
+            ContrastChannel::Yellow => &shafts,
+        };
+        let continued = end_index[i][k].is_some_and(|e| !facing[e].is_empty());
+        if continued
+            || ends_across_another(
+                kept_index[i].unwrap_or(usize::MAX),
+                end,
+                inner,
+                d_px,
+                others,
+                blur_margin,
+            )
+        {
+            return (EndKind::Crossing, 1.0);
+        }
+        let t = m.end_transition_px[k];
+        let kind = if t.is_infinite() {
+            EndKind::Unresolved
+        } else if t >= fade_min_px {
+            EndKind::Fade
+        } else {
+            EndKind::Crisp
+        };
+        let inward = {
+            let v = [inner[0] - end[0], inner[1] - end[1]];
+            let l = v[0].hypot(v[1]).max(1e-9);
+            [v[0] / l, v[1] / l]
+        };
+        let r = 0.5 * d_px + (params.end_surround_um / um).max(2.0);
+        (kind, end_surround(&prep.mean, &background, end, inward, r))
+    };
+    // The count, hair by hair: a hair belongs to the field where it emerges. It
+    // counts when a free end (one not linked to another of its pieces) of a
+    // hair-shaped piece lies inside the field and looks like an emergence: it
+    // fades into the skin, or runs into the dark of an opening shared with
+    // other shafts (unresolved, or dark skin around it). The free end of a piece
+    // that is no hair on its own (a fragment where traces meet at a crossing,
+    // the pigment of an opening) tells nothing. A hair whose two free ends lie
+    // inside the field counts even when neither could be told (an opaque shaft
+    // can enter the skin without a visible fade). A hair cut by the border whose
+    // inside end is a crisp tip emerged outside: it does not count.
+    let emergence_like = |k: EndKind, sur: f64| match k {
+        EndKind::Fade | EndKind::Unresolved => true,
+        EndKind::Crisp => sur < OPENING_SURROUND_MAX,
+        EndKind::Border | EndKind::Crossing => false,
+    };
+    let mut pieces_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &i in &kept {
+        pieces_of.entry(hair_of[i]).or_default();
     }
-    let mut results: Vec<StrandResult> = Vec::new();
+    for (i, &h) in hair_of.iter().enumerate() {
+        if let Some(v) = pieces_of.get_mut(&h) {
+            v.push(i);
+        }
+    }
+    // Per kept strand: its count weight before hidden shafts, and the end (0 the
+    // head, 1 the tail) where its hair emerged.
+    let mut weight = vec![0.0; kept.len()];
+    let mut emergence_end: Vec<Option<usize>> = vec![None; kept.len()];
+    for pieces in pieces_of.values() {
+        // The free ends: (strand, end, kind, whether the hair may have emerged there).
+        let free: Vec<(usize, usize, EndKind, bool)> = pieces
+            .iter()
+            .flat_map(|&i| [(i, 0), (i, 1)])
+            .filter(|&(i, k)| end_index[i][k].is_none_or(|e| linked[e].is_none()))
+            .map(|(i, k)| {
+                let (kind, surround) = end_kind(i, k);
+                (
+                    i,
+                    k,
+                    kind,
+                    shape[i].is_some() && emergence_like(kind, surround),
+                )
+            })
+            .collect();
+        // Of the ends where it may have emerged, the one that fades longest.
+        let fade = |&(i, k, kind, _): &(usize, usize, EndKind, bool)| match kind {
+            EndKind::Fade => measured[i].1.end_transition_px[k],
+            _ => 0.0,
+        };
+        let emerged = free.iter().filter(|f| f.3).fold(
+            None,
+            |best: Option<&(usize, usize, EndKind, bool)>, f| match best {
+                Some(b) if fade(b) >= fade(f) => Some(b),
+                _ => Some(f),
+            },
+        );
+        let told_nothing = free.len() == 2
+            && free
+                .iter()
+                .all(|f| !matches!(f.2, EndKind::Border | EndKind::Crossing));
+        // The count goes to the piece where the hair emerged; with no emergence
+        // told, to its longest hair-shaped piece.
+        let carrier = match emerged {
+            Some(&(i, k, _, _)) => Some((i, Some(k))),
+            None if told_nothing => pieces
+                .iter()
+                .copied()
+                .filter(|&i| shape[i].is_some())
+                .max_by(|&a, &b| measured[a].1.length_px.total_cmp(&measured[b].1.length_px))
+                .map(|i| (i, None)),
+            None => None,
+        };
+        if let Some((i, end)) = carrier {
+            if let Some(k) = kept_index[i] {
+                weight[k] = 1.0;
+                emergence_end[k] = end;
+            }
+        }
+    }
+    drop((shafts, mean_shafts));
+
     let other_ends: Vec<(usize, [f64; 2])> = kept
         .iter()
         .enumerate()
-        .flat_map(|(j, (_, m, _))| {
-            [
-                (j, m.centerline[0]),
-                (j, m.centerline[m.centerline.len() - 1]),
-            ]
+        .flat_map(|(j, &i)| {
+            let c = &measured[i].1.centerline;
+            [(j, c[0]), (j, c[c.len() - 1])]
         })
         .collect();
-    for (index, ((polarity, m, d_px), crossing)) in kept.into_iter().zip(crossings).enumerate() {
-        let length_um = m.length_px * um;
-        let width_um = d_px * um;
-        let margin = margin_of(&m);
-        let head = m.centerline[0];
-        let tail = m.centerline[m.centerline.len() - 1];
-        // Each end: at the border, a crisp tip, a fade into the skin (emergence), or
-        // unresolved (it runs into something as dark as the shaft).
-        let fade_min_px = (params.fade_min_um / um).max(3.0 * blur_px.unwrap_or(0.0) + 2.5);
-        // An end within the border margin is inside the field when the whole fade
-        // past it lies in the photo: the hair emerged in the field, close to its
-        // edge. A shaft that leaves the field keeps its contrast up to the edge
-        // (the photo's last row or column repeats past it), so it never fades there.
-        let seen_fading =
-            |k: usize| m.end_fade_in_photo[k] && m.end_transition_px[k] >= fade_min_px;
-        let (hin, tin) = (
-            inside(head, margin) || seen_fading(0),
-            inside(tail, margin) || seen_fading(1),
-        );
-        let kind = |inside_: bool, t: f64| {
-            if !inside_ {
-                EndKind::Border
-            } else if t.is_infinite() {
-                EndKind::Unresolved
-            } else if t >= fade_min_px {
-                EndKind::Fade
-            } else {
-                EndKind::Crisp
-            }
-        };
-        let surround = {
-            let n = m.centerline.len();
-            let k = 4.min(n - 1);
-            let inward = |a: [f64; 2], b: [f64; 2]| {
-                let v = [b[0] - a[0], b[1] - a[1]];
-                let l = v[0].hypot(v[1]).max(1e-9);
-                [v[0] / l, v[1] / l]
-            };
-            let r = 0.5 * d_px + (params.end_surround_um / um).max(2.0);
-            [
-                end_surround(
-                    &prep.mean,
-                    &background,
-                    head,
-                    inward(head, m.centerline[k]),
-                    r,
-                ),
-                end_surround(
-                    &prep.mean,
-                    &background,
-                    tail,
-                    inward(tail, m.centerline[n - 1 - k]),
-                    r,
-                ),
-            ]
-        };
-        let crossing = [
-            hin && (crossing[0] || continued[index][0]),
-            tin && (crossing[1] || continued[index][1]),
-        ];
-        let ends = [
-            if crossing[0] {
-                EndKind::Crossing
-            } else {
-                kind(hin, m.end_transition_px[0])
-            },
-            if crossing[1] {
-                EndKind::Crossing
-            } else {
-                kind(tin, m.end_transition_px[1])
-            },
-        ];
-        // The count: a hair belongs to the field where it emerges. A strand counts
-        // when an end inside the field looks like an emergence: it fades into the
-        // skin, or runs into the dark of an opening shared with other shafts
-        // (unresolved, or dark skin around it). A strand with both ends inside
-        // the field counts even when neither end could be told (an opaque shaft
-        // can enter the skin without a visible fade). A strand cut by the border
-        // whose inside end is a crisp tip emerged outside: it does not count.
-        let emergence_like = |k: EndKind, sur: f64| match k {
-            EndKind::Fade | EndKind::Unresolved => true,
-            EndKind::Crisp => sur < OPENING_SURROUND_MAX,
-            EndKind::Border | EndKind::Crossing => false,
-        };
-        let fade_rank = |k: EndKind, t: f64| if k == EndKind::Fade { t } else { 0.0 };
-        let like = [
-            emergence_like(ends[0], surround[0]),
-            emergence_like(ends[1], surround[1]),
-        ];
-        // The emergence end: 0 the head, 1 the tail.
-        let (count_weight, emergence_end) = match like {
-            [true, true] => (
-                1.0,
-                Some(usize::from(
-                    fade_rank(ends[0], m.end_transition_px[0])
-                        < fade_rank(ends[1], m.end_transition_px[1]),
-                )),
-            ),
-            [true, false] => (1.0, Some(0)),
-            [false, true] => (1.0, Some(1)),
-            [false, false] if hin && tin && !crossing[0] && !crossing[1] => (1.0, None),
-            [false, false] => (0.0, None),
-        };
-        let emergence = emergence_end.map(|k| [head, tail][k]);
-        // Hairs of one follicular unit that leave their opening side by side read
-        // as one strand until they part; one that ends before they part (a
+    let mut results: Vec<StrandResult> = Vec::new();
+    for (index, &i) in kept.iter().enumerate() {
+        let (polarity, m) = &measured[i];
+        let d_px = diameter_of(i);
+        let emergence_end = emergence_end[index];
+        // Hairs of one follicular unit that leave their opening side by side
+        // read as one strand until they part; one that ends before they part (a
         // shorter clipped hair) leaves only a step down in the strand's width.
-        let hidden_shafts = if count_weight > 0.0 {
+        let hidden_shafts = if weight[index] > 0.0 {
             let near = 2.0 * d_px + blur_margin + 8.0;
             width_steps(&m.station_width_px, emergence_end, trim_px)
                 .into_iter()
@@ -742,20 +818,21 @@ pub fn analyze(
         } else {
             0
         };
-        let count_weight = count_weight + hidden_shafts as f64;
+        let width_um = d_px * um;
         results.push(StrandResult {
             id: results.len(),
-            centerline: m.centerline,
-            length_um,
+            centerline: m.centerline.clone(),
+            length_um: m.length_px * um,
             width_um,
             class: params.class_limits.classify(width_um),
-            polarity: if polarity > 0 {
+            polarity: if *polarity > 0 {
                 Polarity::Dark
             } else {
                 Polarity::Light
             },
-            emergence,
-            count_weight,
+            emergence: emergence_end
+                .map(|k| [m.centerline[0], m.centerline[m.centerline.len() - 1]][k]),
+            count_weight: weight[index] + hidden_shafts as f64,
         });
     }
     Ok(summarise(
@@ -1021,7 +1098,7 @@ fn strand_ends<'a>(
         if n == 0 {
             continue;
         }
-        let k = 6.min(n - 1);
+        let k = (d_px.clamp(6.0, 24.0) as usize).min(n - 1);
         for (tail, end, inner) in [(false, c[0], c[k]), (true, c[n - 1], c[n - 1 - k])] {
             let v = [end[0] - inner[0], end[1] - inner[1]];
             let l = v[0].hypot(v[1]).max(1e-9);
@@ -1057,9 +1134,66 @@ fn continues(a: &StrandEnd, b: &StrandEnd, max_gap_px: f64) -> bool {
     if dist < 1.0 {
         return true;
     }
+    // Ends that touch, or ran past each other: nothing between them tells skin
+    // from shaft, so the two must look alike (a shaft and the faint trace of an
+    // opening's pigment, a flake, do not).
+    let alike = {
+        let (x, y) = (a.amplitude.abs(), b.amplitude.abs());
+        x.min(y) >= TOUCHING_MIN_AMPLITUDE_RATIO * x.max(y)
+    };
+    if dist <= 0.5 * (a.d_px + b.d_px) {
+        return alike;
+    }
+    // Traces that ran on past each other into the dark where two shafts cross:
+    // the ends overlap, on one line (a shaft's width apart, they would be two
+    // shafts side by side).
+    let along = dot(a.out, d);
+    if along < 0.0 {
+        let sideways = (a.out[0] * d[1] - a.out[1] * d[0]).abs();
+        return alike
+            && -along <= a.d_px.max(b.d_px)
+            && sideways <= OVERLAP_MAX_OFFSET * a.d_px.min(b.d_px);
+    }
     let u = [d[0] / dist, d[1] / dist];
     dot(a.out, u) >= cos_max && dot(b.out, u) <= -cos_max
 }
+
+/// Whether two ends that touch or ran past each other (see [`continues`]) meet
+/// where another hair crosses: an end of a third strand stops near them, across
+/// their line (at least [`CROSSING_MIN_DEG`]), as at an X where every trace stops
+/// in the dark. Touching ends with nothing across are a fork (hairs of one
+/// opening parting) or a tip against the next hair's opening: two hairs. Ends
+/// apart by a gap need no such sign (the gap's cover is checked instead).
+fn x_junction(a: &StrandEnd, b: &StrandEnd, all: &[StrandEnd]) -> bool {
+    let dot = |u: [f64; 2], v: [f64; 2]| u[0] * v[0] + u[1] * v[1];
+    let d = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
+    let dist = d[0].hypot(d[1]);
+    if dist > 0.5 * (a.d_px + b.d_px) && dot(a.out, d) >= 0.0 {
+        return true;
+    }
+    let mid = [0.5 * (a.pos[0] + b.pos[0]), 0.5 * (a.pos[1] + b.pos[1])];
+    let r = a.d_px.max(b.d_px) + JUNCTION_MARGIN_PX;
+    let cos_cross = CROSSING_MIN_DEG.to_radians().cos();
+    all.iter().any(|c| {
+        c.strand != a.strand
+            && c.strand != b.strand
+            && (c.pos[0] - mid[0]).hypot(c.pos[1] - mid[1]) <= r
+            && dot(c.out, a.out).abs() <= cos_cross
+    })
+}
+
+/// How far past the wider diameter (px) a third strand's end may stop from where
+/// two touching ends meet and still mark a crossing there: traces stop within
+/// about the blur and a pixel of the dark they cannot resolve.
+const JUNCTION_MARGIN_PX: f64 = 4.0;
+
+/// Largest sideways offset, in diameters of the narrower strand, of two ends that
+/// ran past each other for them to be one shaft's trace.
+const OVERLAP_MAX_OFFSET: f64 = 0.5;
+
+/// Smallest ratio of the fainter to the stronger amplitude of two ends that touch
+/// or overlap for them to be one shaft.
+const TOUCHING_MIN_AMPLITUDE_RATIO: f64 = 0.6;
 
 /// Smallest share of a gap between two facing ends that something other than
 /// skin must cover for the ends to be one hair.
@@ -1511,7 +1645,7 @@ mod merged_tests {
 #[cfg(test)]
 mod continuation_tests {
     use super::crossing_tests::line;
-    use super::{continues, gap_covered, strand_ends, StrandEnd};
+    use super::{continues, gap_covered, strand_ends, x_junction, StrandEnd};
     use crate::filter::Plane;
     use crate::preprocess::Background;
 
@@ -1589,5 +1723,38 @@ mod continuation_tests {
         );
         e[2].polarity = -1;
         assert!(!continues(&e[1], &e[2], 25.0));
+    }
+
+    #[test]
+    fn traces_that_ran_past_each_other_continue_only_where_another_crosses() {
+        // One shaft along y = 50 whose two traces overlap by 4 px, half a pixel
+        // apart: they continue each other by themselves...
+        let a = line([20.0, 50.0], [44.0, 50.0]);
+        let b = line([40.0, 50.5], [100.0, 50.5]);
+        let e = ends(&a, &b);
+        let (a_tail, b_head) = (&e[1], &e[2]);
+        assert!(continues(a_tail, b_head, 25.0));
+        // ...but they are one hair only where a third trace stops there, across:
+        // with none, or with one along them (a fork), they stay two.
+        assert!(!x_junction(a_tail, b_head, &e));
+        let across = line([42.0, 10.0], [42.0, 46.0]);
+        let along = line([90.0, 60.0], [44.0, 52.0]);
+        for (c, crossing) in [(across, true), (along, false)] {
+            let all = strand_ends(
+                [
+                    (1i8, &a[..], 6.0, 0.6),
+                    (1, &b[..], 6.0, 0.6),
+                    (1, &c[..], 6.0, 0.6),
+                ]
+                .into_iter(),
+            );
+            assert_eq!(x_junction(&all[1], &all[2], &all), crossing);
+        }
+        // Ends apart across a gap need no third strand.
+        let e = ends(
+            &line([20.0, 50.0], [40.0, 50.0]),
+            &line([60.0, 50.0], [100.0, 50.0]),
+        );
+        assert!(x_junction(&e[1], &e[2], &e));
     }
 }

@@ -155,8 +155,9 @@ fn bald_scalp_with_vessels_flakes_and_furrows() {
 #[test]
 fn long_crossing_hair() {
     let c = card(Scenario::LongCrossing);
+    // 78 % before a hair's pieces were linked through X crossings (62 % after).
     assert!(
-        c.median_abs_count_error_pct <= 100.0,
+        c.median_abs_count_error_pct <= 70.0,
         "{}",
         c.median_abs_count_error_pct
     );
