@@ -584,9 +584,16 @@ pub fn analyze(
                 .filter(|(_, o)| {
                     o.strand != e.strand
                         && measured[o.strand].1.channel == measured[e.strand].1.channel
-                        && continues(e, o, max_gap_px)
-                        && gap_covered(&prep.mean, &background, e, o)
-                        && x_junction(e, o, &all_ends)
+                        && match continues(e, o, max_gap_px) {
+                            None => false,
+                            Some(Continuation::AcrossGap) => {
+                                gap_covered(&prep.mean, &background, e, o)
+                            }
+                            Some(Continuation::Touching) => {
+                                gap_covered(&prep.mean, &background, e, o)
+                                    && x_junction(e, o, &all_ends)
+                            }
+                        }
                 })
                 .map(|(j, _)| j)
                 .collect()
@@ -794,10 +801,15 @@ pub fn analyze(
             [(j, c[0]), (j, c[c.len() - 1])]
         })
         .collect();
+    let kept_d_px: Vec<f64> = kept.iter().map(|&i| diameter_of(i)).collect();
+    // The kept strands' centrelines move into the results.
+    let mut measured: Vec<Option<(i8, Measured)>> = measured.into_iter().map(Some).collect();
     let mut results: Vec<StrandResult> = Vec::new();
     for (index, &i) in kept.iter().enumerate() {
-        let (polarity, m) = &measured[i];
-        let d_px = diameter_of(i);
+        let Some((polarity, m)) = measured[i].take() else {
+            continue;
+        };
+        let d_px = kept_d_px[index];
         let emergence_end = emergence_end[index];
         // Hairs of one follicular unit that leave their opening side by side
         // read as one strand until they part; one that ends before they part (a
@@ -819,19 +831,20 @@ pub fn analyze(
             0
         };
         let width_um = d_px * um;
+        let emergence =
+            emergence_end.map(|k| [m.centerline[0], m.centerline[m.centerline.len() - 1]][k]);
         results.push(StrandResult {
             id: results.len(),
-            centerline: m.centerline.clone(),
+            centerline: m.centerline,
             length_um: m.length_px * um,
             width_um,
             class: params.class_limits.classify(width_um),
-            polarity: if *polarity > 0 {
+            polarity: if polarity > 0 {
                 Polarity::Dark
             } else {
                 Polarity::Light
             },
-            emergence: emergence_end
-                .map(|k| [m.centerline[0], m.centerline[m.centerline.len() - 1]][k]),
+            emergence,
             count_weight: weight[index] + hidden_shafts as f64,
         });
     }
@@ -1116,23 +1129,33 @@ fn strand_ends<'a>(
     ends
 }
 
-/// Whether end `b` continues end `a` across a gap: the same polarity, within half
+/// How one strand end continues another (see [`continues`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Continuation {
+    /// Across a gap along both ends' directions: its cover tells shaft from skin.
+    AcrossGap,
+    /// Touching, or run past each other on one line: nothing between them tells
+    /// shaft from skin, so a third strand must cross there ([`x_junction`]).
+    Touching,
+}
+
+/// Whether end `b` continues end `a`, and how: the same polarity, within half
 /// their diameters plus `max_gap_px`, facing each other, with the gap along both
 /// ends' directions (within [`CONTINUATION_MAX_DEG`]). Hairs of one opening leave
 /// it pointing the same way, not at each other.
-fn continues(a: &StrandEnd, b: &StrandEnd, max_gap_px: f64) -> bool {
+fn continues(a: &StrandEnd, b: &StrandEnd, max_gap_px: f64) -> Option<Continuation> {
     let cos_max = CONTINUATION_MAX_DEG.to_radians().cos();
     let dot = |u: [f64; 2], v: [f64; 2]| u[0] * v[0] + u[1] * v[1];
     if b.polarity != a.polarity || dot(a.out, b.out) > -cos_max {
-        return false;
+        return None;
     }
     let d = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
     let dist = d[0].hypot(d[1]);
     if dist > 0.5 * (a.d_px + b.d_px) + max_gap_px {
-        return false;
+        return None;
     }
     if dist < 1.0 {
-        return true;
+        return Some(Continuation::Touching);
     }
     // Ends that touch, or ran past each other: nothing between them tells skin
     // from shaft, so the two must look alike (a shaft and the faint trace of an
@@ -1142,7 +1165,7 @@ fn continues(a: &StrandEnd, b: &StrandEnd, max_gap_px: f64) -> bool {
         x.min(y) >= TOUCHING_MIN_AMPLITUDE_RATIO * x.max(y)
     };
     if dist <= 0.5 * (a.d_px + b.d_px) {
-        return alike;
+        return alike.then_some(Continuation::Touching);
     }
     // Traces that ran on past each other into the dark where two shafts cross:
     // the ends overlap, on one line (a shaft's width apart, they would be two
@@ -1150,27 +1173,22 @@ fn continues(a: &StrandEnd, b: &StrandEnd, max_gap_px: f64) -> bool {
     let along = dot(a.out, d);
     if along < 0.0 {
         let sideways = (a.out[0] * d[1] - a.out[1] * d[0]).abs();
-        return alike
+        return (alike
             && -along <= a.d_px.max(b.d_px)
-            && sideways <= OVERLAP_MAX_OFFSET * a.d_px.min(b.d_px);
+            && sideways <= OVERLAP_MAX_OFFSET * a.d_px.min(b.d_px))
+        .then_some(Continuation::Touching);
     }
     let u = [d[0] / dist, d[1] / dist];
-    dot(a.out, u) >= cos_max && dot(b.out, u) <= -cos_max
+    (dot(a.out, u) >= cos_max && dot(b.out, u) <= -cos_max).then_some(Continuation::AcrossGap)
 }
 
-/// Whether two ends that touch or ran past each other (see [`continues`]) meet
-/// where another hair crosses: an end of a third strand stops near them, across
-/// their line (at least [`CROSSING_MIN_DEG`]), as at an X where every trace stops
-/// in the dark. Touching ends with nothing across are a fork (hairs of one
-/// opening parting) or a tip against the next hair's opening: two hairs. Ends
-/// apart by a gap need no such sign (the gap's cover is checked instead).
+/// Whether two ends that touch or ran past each other
+/// ([`Continuation::Touching`]) meet where another hair crosses: an end of a
+/// third strand stops near them, across their line (at least
+/// [`CROSSING_MIN_DEG`]), as at an X where every trace stops in the dark.
+/// Touching ends with nothing across are a fork (hairs of one opening parting)
+/// or a tip against the next hair's opening: two hairs.
 fn x_junction(a: &StrandEnd, b: &StrandEnd, all: &[StrandEnd]) -> bool {
-    let dot = |u: [f64; 2], v: [f64; 2]| u[0] * v[0] + u[1] * v[1];
-    let d = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
-    let dist = d[0].hypot(d[1]);
-    if dist > 0.5 * (a.d_px + b.d_px) && dot(a.out, d) >= 0.0 {
-        return true;
-    }
     let mid = [0.5 * (a.pos[0] + b.pos[0]), 0.5 * (a.pos[1] + b.pos[1])];
     let r = a.d_px.max(b.d_px) + JUNCTION_MARGIN_PX;
     let cos_cross = CROSSING_MIN_DEG.to_radians().cos();
@@ -1178,7 +1196,7 @@ fn x_junction(a: &StrandEnd, b: &StrandEnd, all: &[StrandEnd]) -> bool {
         c.strand != a.strand
             && c.strand != b.strand
             && (c.pos[0] - mid[0]).hypot(c.pos[1] - mid[1]) <= r
-            && dot(c.out, a.out).abs() <= cos_cross
+            && (c.out[0] * a.out[0] + c.out[1] * a.out[1]).abs() <= cos_cross
     })
 }
 
@@ -1645,7 +1663,7 @@ mod merged_tests {
 #[cfg(test)]
 mod continuation_tests {
     use super::crossing_tests::line;
-    use super::{continues, gap_covered, strand_ends, x_junction, StrandEnd};
+    use super::{continues, gap_covered, strand_ends, x_junction, Continuation, StrandEnd};
     use crate::filter::Plane;
     use crate::preprocess::Background;
 
@@ -1687,13 +1705,19 @@ mod continuation_tests {
         let (plane, bg, e) = broken_shaft(&[[20, 100, 47, 53], [44, 56, 0, 100]]);
         let (a_tail, b_head) = (&e[1], &e[2]);
         assert!(a_tail.tail && !b_head.tail && b_head.strand == 1);
-        assert!(continues(a_tail, b_head, 25.0));
-        assert!(continues(b_head, a_tail, 25.0));
+        assert_eq!(
+            continues(a_tail, b_head, 25.0),
+            Some(Continuation::AcrossGap)
+        );
+        assert_eq!(
+            continues(b_head, a_tail, 25.0),
+            Some(Continuation::AcrossGap)
+        );
         assert!(gap_covered(&plane, &bg, a_tail, b_head));
         // Their outer ends face away from each other.
-        assert!(!continues(&e[0], &e[3], 100.0));
+        assert_eq!(continues(&e[0], &e[3], 100.0), None);
         // Beyond the longest gap bridged, they are two hairs.
-        assert!(!continues(a_tail, b_head, 10.0));
+        assert_eq!(continues(a_tail, b_head, 10.0), None);
     }
 
     #[test]
@@ -1701,7 +1725,7 @@ mod continuation_tests {
         // The same ends, with skin between them: one clipped hair's tip in line
         // with the next hair's opening.
         let (plane, bg, e) = broken_shaft(&[[20, 41, 47, 53], [60, 100, 47, 53]]);
-        assert!(continues(&e[1], &e[2], 25.0));
+        assert_eq!(continues(&e[1], &e[2], 25.0), Some(Continuation::AcrossGap));
         assert!(!gap_covered(&plane, &bg, &e[1], &e[2]));
     }
 
@@ -1712,17 +1736,17 @@ mod continuation_tests {
         let a = line([20.0, 50.0], [100.0, 50.0]);
         let b = line([20.0, 50.0], [95.2, 22.6]);
         let e = ends(&a, &b);
-        assert!(!continues(&e[0], &e[2], 25.0));
+        assert_eq!(continues(&e[0], &e[2], 25.0), None);
         let c = line([40.0, 58.0], [100.0, 58.0]);
         let e = ends(&a, &c);
-        assert!(!continues(&e[1], &e[2], 25.0));
+        assert_eq!(continues(&e[1], &e[2], 25.0), None);
         // A strand of the other polarity never continues a dark one.
         let mut e = ends(
             &line([20.0, 50.0], [40.0, 50.0]),
             &line([60.0, 50.0], [90.0, 50.0]),
         );
         e[2].polarity = -1;
-        assert!(!continues(&e[1], &e[2], 25.0));
+        assert_eq!(continues(&e[1], &e[2], 25.0), None);
     }
 
     #[test]
@@ -1733,7 +1757,10 @@ mod continuation_tests {
         let b = line([40.0, 50.5], [100.0, 50.5]);
         let e = ends(&a, &b);
         let (a_tail, b_head) = (&e[1], &e[2]);
-        assert!(continues(a_tail, b_head, 25.0));
+        assert_eq!(
+            continues(a_tail, b_head, 25.0),
+            Some(Continuation::Touching)
+        );
         // ...but they are one hair only where a third trace stops there, across:
         // with none, or with one along them (a fork), they stay two.
         assert!(!x_junction(a_tail, b_head, &e));
@@ -1750,11 +1777,5 @@ mod continuation_tests {
             );
             assert_eq!(x_junction(&all[1], &all[2], &all), crossing);
         }
-        // Ends apart across a gap need no third strand.
-        let e = ends(
-            &line([20.0, 50.0], [40.0, 50.0]),
-            &line([60.0, 50.0], [100.0, 50.0]),
-        );
-        assert!(x_junction(&e[1], &e[2], &e));
     }
 }
