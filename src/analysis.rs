@@ -269,7 +269,10 @@ pub struct Analysis {
 ///   contrast fades (as below) and that whole fall, with the skin beside it, is
 ///   seen inside the photo: then the hair emerged in the field, near its edge, and
 ///   the end is a fade (a shaft that leaves the field keeps its contrast to the
-///   edge);
+///   edge). An end inside the margin whose contrast, read on along its direction,
+///   never falls to 30 % before the photo's edge (within 40 px) is a border end
+///   too: its trace stopped short (where another hair crosses it, or two run
+///   together out of the field), but the shaft runs on out of the field;
 /// * **fade**: the centre contrast falls from 80 % to 30 % over at least
 ///   [`Params::fade_min_um`] (and more than the optical blur can spread a cut tip): the
 ///   shaft enters the skin;
@@ -675,7 +678,10 @@ pub fn analyze(
             (m.centerline[n - 1], m.centerline[n - 1 - j])
         };
         let fading = m.end_fade_in_photo[k] && m.end_transition_px[k] >= fade_min_px;
-        if !(inside(end, margin_of(m)) || fading) {
+        // A shaft whose contrast runs on to the photo's edge leaves the field
+        // there, even where its trace stopped short of the edge (where another
+        // hair crosses it, or two run together out of the field).
+        if !(inside(end, margin_of(m)) || fading) || m.end_dark_to_edge[k] {
             return (EndKind::Border, 1.0);
         }
         let d_px = diameter_of(i);
@@ -1010,7 +1016,8 @@ fn is_shading(amplitude: f64, colour_occlusion: [f64; 3]) -> bool {
 /// What one end of a strand looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum EndKind {
-    /// Within the border margin: the strand leaves the field.
+    /// Within the border margin, or its contrast runs on to the photo's edge: the
+    /// strand leaves the field.
     Border,
     /// Full contrast up to the end: a clipped tip, or a break in the trace.
     Crisp,

@@ -63,6 +63,11 @@ pub(crate) struct Measured {
     /// past the photo's edge the sampling repeats the last pixels, so a shaft
     /// leaving the field never fades.
     pub end_fade_in_photo: [bool; 2],
+    /// Whether the contrast runs on, never falling to 30 %, from the end out to
+    /// the photo's edge within the axial reach, `[head, tail]`: the shaft leaves
+    /// the field there, whatever its trace did short of the edge (it stopped
+    /// where another hair crosses it, or where two run together to the edge).
+    pub end_dark_to_edge: [bool; 2],
     /// Skin level beside the shaft: median over the middle of the two flank means
     /// (linear light).
     pub flank_level: f64,
@@ -331,8 +336,12 @@ pub(crate) fn measure(
     let middle_level = median(&mut middle_centre)?;
     let ends = [false, true]
         .map(|tail| end_transition(&plane, &centerline, &centre_occ, middle_level, reach, tail));
-    let end_transition_px = ends.map(|e| e.map_or(f64::INFINITY, |(t, _)| t));
-    let end_fade_in_photo = ends.map(|e| e.is_some_and(|(_, whole)| whole));
+    let end_transition_px = ends.map(|e| match e {
+        EndProfile::Falls { length_px, .. } => length_px,
+        _ => f64::INFINITY,
+    });
+    let end_fade_in_photo = ends.map(|e| matches!(e, EndProfile::Falls { whole: true, .. }));
+    let end_dark_to_edge = ends.map(|e| e == EndProfile::DarkToEdge);
 
     let mut colour_occlusion = [0.0; 3];
     for (c, occlusion) in colour_occlusion.iter_mut().enumerate() {
@@ -389,6 +398,7 @@ pub(crate) fn measure(
         colour_occlusion,
         end_transition_px,
         end_fade_in_photo,
+        end_dark_to_edge,
         flank_level,
         sigma_det_px,
         free_sigma_px: None,
@@ -433,12 +443,24 @@ fn half_contrast_width(
 /// How far the axial samples of [`end_transition`] reach past a strand's end (px).
 const END_REACH_OUT_PX: usize = 40;
 
-/// The 80 %→30 % fall of centre occlusion across one end of a strand: its
-/// length (px, see [`Measured::end_transition_px`]) and whether it was seen whole
-/// inside the photo (see [`Measured::end_fade_in_photo`]). Inside the strand the
-/// traced centreline is followed; past the end its last direction is
-/// extrapolated. Samples are smoothed over three neighbours. `None` when the
-/// contrast never falls to 30 % (the strand ends on something as dark as itself).
+/// How the centre occlusion runs across one end of a strand, out along its axis.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum EndProfile {
+    /// It falls from 80 % to 30 % of the middle level over `length_px` (see
+    /// [`Measured::end_transition_px`]), seen `whole` inside the photo or not
+    /// (see [`Measured::end_fade_in_photo`]).
+    Falls { length_px: f64, whole: bool },
+    /// It never falls to 30 % up to the photo's edge (see
+    /// [`Measured::end_dark_to_edge`]).
+    DarkToEdge,
+    /// It never falls to 30 % within the reach, inside the photo: the strand
+    /// ends on something as dark as itself (or could not be read).
+    Dark,
+}
+
+/// The 80 %→30 % fall of centre occlusion across one end of a strand. Inside the
+/// strand the traced centreline is followed; past the end its last direction is
+/// extrapolated. Samples are smoothed over three neighbours.
 fn end_transition(
     plane: &ContrastPlane,
     centerline: &[[f64; 2]],
@@ -446,10 +468,10 @@ fn end_transition(
     middle_level: f64,
     reach: f64,
     tail: bool,
-) -> Option<(f64, bool)> {
+) -> EndProfile {
     let n = centerline.len();
     if n < 3 || middle_level.abs() < 1e-9 {
-        return None;
+        return EndProfile::Dark;
     }
     let idx = |k: usize| if tail { n - 1 - k } else { k };
     let end = centerline[idx(0)];
@@ -458,7 +480,10 @@ fn end_transition(
         let v = [end[0] - back[0], end[1] - back[1]];
         let len = (v[0] * v[0] + v[1] * v[1]).sqrt();
         if len < 1e-9 {
-            return Some((0.0, false));
+            return EndProfile::Falls {
+                length_px: 0.0,
+                whole: false,
+            };
         }
         [v[0] / len, v[1] / len]
     };
@@ -479,10 +504,16 @@ fn end_transition(
     // From the end inward, the first sample back at ≥ 80 %; from there outward,
     // the first at ≤ 30 %.
     let x80 = (0..=zero).rev().find(|&i| smooth[i] >= 0.8).unwrap_or(0);
-    let x30 = (x80..smooth.len()).find(|&i| smooth[i] <= 0.3)?;
     let (w, h) = plane.dims();
     let (w, h) = (w as f64, h as f64);
     let in_photo = |q: [f64; 2]| q[0] >= 1.0 && q[1] >= 1.0 && q[0] <= w - 1.0 && q[1] <= h - 1.0;
+    let Some(x30) = (x80..smooth.len()).find(|&i| smooth[i] <= 0.3) else {
+        return if (1..=END_REACH_OUT_PX).any(|k| !in_photo(beyond(k))) {
+            EndProfile::DarkToEdge
+        } else {
+            EndProfile::Dark
+        };
+    };
     let read_in_photo = |q: [f64; 2]| {
         in_photo(q)
             && in_photo([q[0] + reach * nrm[0], q[1] + reach * nrm[1]])
@@ -496,7 +527,10 @@ fn end_transition(
         } else {
             read_in_photo(centerline[idx(zero - x30)])
         };
-    Some(((x30 - x80) as f64, whole))
+    EndProfile::Falls {
+        length_px: (x30 - x80) as f64,
+        whole,
+    }
 }
 
 impl Measured {
@@ -1011,6 +1045,47 @@ mod tests {
         // 40 % of the shaft's, so its fall is not seen whole.
         let m = shaft(-8.0, 0);
         assert!(!m.end_fade_in_photo[0], "{:?}", m.end_transition_px);
+    }
+
+    #[test]
+    fn a_trace_stopping_short_of_the_edge_on_a_dark_shaft_leaves_the_field() {
+        // Skin 0.5; a vertical shaft at x = 20.5 occluding 80 % from y = 10 down to
+        // y = `to`, in a photo `h` px high; traced over y ∈ [12, 65), so its tail
+        // ends 34.5 px short of the bottom edge of a 100-px photo.
+        let shaft = |to: f64, h: usize| {
+            measure_on(
+                (41, h),
+                |x, y| {
+                    if (x - 20.5).abs() < 2.0 && (10.0..to).contains(&y) {
+                        0.8
+                    } else {
+                        0.0
+                    }
+                },
+                (12..65).map(|y| [20.5, y as f64 + 0.5]),
+            )
+        };
+        // The contrast runs on past the trace's end to the edge.
+        let m = shaft(100.0, 100);
+        assert!(m.end_dark_to_edge[1]);
+        assert!(m.end_transition_px[1].is_infinite());
+        // The head ends crisply in the skin (2 px of shaft past the trace, and the
+        // smoothing).
+        assert!(!m.end_dark_to_edge[0]);
+        assert!(m.end_transition_px[0] <= 5.0, "{:?}", m.end_transition_px);
+        // The shaft ends in the skin 10 px past its trace, 25 px short of the edge.
+        let m = shaft(75.0, 100);
+        assert!(!m.end_dark_to_edge[1]);
+        assert!(
+            m.end_transition_px[1].is_finite(),
+            "{:?}",
+            m.end_transition_px
+        );
+        // Dark on past the axial reach, yet short of the edge (75 px on): the
+        // strand ends on something as dark as itself, inside the field.
+        let m = shaft(140.0, 140);
+        assert!(!m.end_dark_to_edge[1]);
+        assert!(m.end_transition_px[1].is_infinite());
     }
 
     /// A blurred horizontal opaque bar image: skin 0.5, bars `(centre_y, width)`.
