@@ -280,8 +280,10 @@ pub struct Analysis {
 ///   as the shaft (an opening shared with other shafts);
 /// * **crisp**: full contrast up to the end: a clipped tip, unless the skin around
 ///   it is darker than [`OPENING_SURROUND_MAX`] of the skin level (an opening);
-/// * **crossing**: the end stops against the middle of another strand, at least
-///   30° across it: the hair passes under or over that one there; or another
+/// * **crossing**: the end stops against the middle of another strand (at least
+///   two of its diameters plus 3 px from its ends in the field: a shaft that
+///   leaves the photo has no end there), at least 30° across it: the hair passes
+///   under or over that one there; or another
 ///   strand of the same polarity continues it: its end faces this one within 30°,
 ///   in line, across a gap no longer than the widest shaft over sin 10° (a hair
 ///   crossing at 10° or more hides no more), and at least three quarters of the
@@ -647,23 +649,36 @@ pub fn analyze(
     // ends of the mean's: where it traces the edge of a dark shaft the mask left
     // (a sibling's side), that trace would read as a hair crossing it.
     // `mean_shafts` blanks them.
-    let shafts: Vec<(&[[f64; 2]], f64)> = kept
-        .iter()
-        .map(|&i| (measured[i].1.centerline.as_slice(), diameter_of(i)))
-        .collect();
-    let mean_shafts: Vec<(&[[f64; 2]], f64)> = kept
-        .iter()
-        .zip(&shafts)
-        .map(|(&i, &(line, d))| match measured[i].1.channel {
-            ContrastChannel::Mean => (line, d),
-            ContrastChannel::Yellow => (&[][..], d),
-        })
-        .collect();
     // An end within the border margin is inside the field when the whole fade past
     // it lies in the photo: the hair emerged in the field, close to its edge. A
     // shaft that leaves the field keeps its contrast up to the edge (the photo's
-    // last row or column repeats past it), so it never fades there.
+    // last row or column repeats past it), so it never fades there; and one whose
+    // contrast runs on to the edge leaves the field there, even where its trace
+    // stopped short of the edge (where another hair crosses it, or two run
+    // together out of the field).
     let fade_min_px = (params.fade_min_um / um).max(3.0 * blur_px.unwrap_or(0.0) + 2.5);
+    let leaves_photo = |i: usize, k: usize| {
+        let m = &measured[i].1;
+        let end = [m.centerline[0], m.centerline[m.centerline.len() - 1]][k];
+        let fading = m.end_fade_in_photo[k] && m.end_transition_px[k] >= fade_min_px;
+        !(inside(end, margin_of(m)) || fading) || m.end_dark_to_edge[k]
+    };
+    let shafts: Vec<Shaft> = kept
+        .iter()
+        .map(|&i| Shaft {
+            line: measured[i].1.centerline.as_slice(),
+            d_px: diameter_of(i),
+            leaves: [leaves_photo(i, 0), leaves_photo(i, 1)],
+        })
+        .collect();
+    let mean_shafts: Vec<Shaft> = kept
+        .iter()
+        .zip(&shafts)
+        .map(|(&i, &shaft)| match measured[i].1.channel {
+            ContrastChannel::Mean => shaft,
+            ContrastChannel::Yellow => Shaft { line: &[], ..shaft },
+        })
+        .collect();
     // End `k` (0 the head, 1 the tail) of strand `i`: at the border, where it
     // passes another hair, a crisp tip, a fade into the skin (emergence), or
     // unresolved (it runs into something as dark as the shaft); and the skin
@@ -677,11 +692,7 @@ pub fn analyze(
         } else {
             (m.centerline[n - 1], m.centerline[n - 1 - j])
         };
-        let fading = m.end_fade_in_photo[k] && m.end_transition_px[k] >= fade_min_px;
-        // A shaft whose contrast runs on to the photo's edge leaves the field
-        // there, even where its trace stopped short of the edge (where another
-        // hair crosses it, or two run together out of the field).
-        if !(inside(end, margin_of(m)) || fading) || m.end_dark_to_edge[k] {
+        if leaves_photo(i, k) {
             return (EndKind::Border, 1.0);
         }
         let d_px = diameter_of(i);
@@ -1035,18 +1046,29 @@ enum EndKind {
 /// degrees apart at most and meet near each other's ends anyway.
 const CROSSING_MIN_DEG: f64 = 30.0;
 
+/// A kept strand as another strand's end sees it.
+#[derive(Clone, Copy)]
+struct Shaft<'a> {
+    line: &'a [[f64; 2]],
+    d_px: f64,
+    /// Whether its head, its tail, leaves the photo (a border end): the shaft
+    /// runs on past it, so it is no end of the hair.
+    leaves: [bool; 2],
+}
+
 /// Whether the end `end` of strand `index` (with `inner` a few px inside it, and
-/// diameter `d_px`) stops against the middle of another strand of `shafts`
-/// (centreline, diameter px), across it. Against means within the two half-widths
-/// plus `margin_px` (blur, trace gaps); the middle means at least two of the other
-/// shaft's diameters plus 3 px from both of its ends (near an end, two strands
-/// meet at a shared opening); across means at least [`CROSSING_MIN_DEG`] apart.
+/// diameter `d_px`) stops against the middle of another strand of `shafts`,
+/// across it. Against means within the two half-widths plus `margin_px` (blur,
+/// trace gaps); the middle means at least two of the other shaft's diameters
+/// plus 3 px from both of its ends that lie in the field (near an end, two
+/// strands meet at a shared opening; where a shaft leaves the photo it has no
+/// end); across means at least [`CROSSING_MIN_DEG`] apart.
 fn ends_across_another(
     index: usize,
     end: [f64; 2],
     inner: [f64; 2],
     d_px: f64,
-    shafts: &[(&[[f64; 2]], f64)],
+    shafts: &[Shaft],
     margin_px: f64,
 ) -> bool {
     let dir = [end[0] - inner[0], end[1] - inner[1]];
@@ -1054,7 +1076,8 @@ fn ends_across_another(
     if dl < 1e-9 {
         return false;
     }
-    shafts.iter().enumerate().any(|(j, &(line, other_d))| {
+    shafts.iter().enumerate().any(|(j, shaft)| {
+        let (line, other_d) = (shaft.line, shaft.d_px);
         if j == index || line.len() < 5 {
             return false;
         }
@@ -1068,7 +1091,12 @@ fn ends_across_another(
             return false;
         };
         // Centrelines are resampled every pixel, so an index is an arc length.
-        let from_end = k.min(line.len() - 1 - k) as f64;
+        let from_end = match shaft.leaves {
+            [false, false] => k.min(line.len() - 1 - k) as f64,
+            [true, false] => (line.len() - 1 - k) as f64,
+            [false, true] => k as f64,
+            [true, true] => f64::INFINITY,
+        };
         if dist > reach || from_end < 2.0 * other_d + 3.0 {
             return false;
         }
@@ -1523,7 +1551,16 @@ mod shading_tests {
 
 #[cfg(test)]
 mod crossing_tests {
-    use super::ends_across_another;
+    use super::{ends_across_another, Shaft};
+
+    /// A shaft with both ends in the field.
+    fn shaft(line: &[[f64; 2]], d_px: f64) -> Shaft<'_> {
+        Shaft {
+            line,
+            d_px,
+            leaves: [false, false],
+        }
+    }
 
     /// Points 1 px apart from `from` to `to`.
     pub(super) fn line(from: [f64; 2], to: [f64; 2]) -> Vec<[f64; 2]> {
@@ -1545,7 +1582,7 @@ mod crossing_tests {
         // 10-px shaft (strand 1) at its middle.
         let a = line([10.0, 50.0], [44.0, 50.0]);
         let b = line([50.0, 0.0], [50.0, 100.0]);
-        let shafts = [(a.as_slice(), 8.0), (b.as_slice(), 10.0)];
+        let shafts = [shaft(&a, 8.0), shaft(&b, 10.0)];
         assert!(ends_across_another(
             0,
             a[a.len() - 1],
@@ -1559,16 +1596,52 @@ mod crossing_tests {
     }
 
     #[test]
+    fn a_shaft_leaving_the_photo_has_no_end_there() {
+        // Strand 0 stops against a vertical 10-px shaft 12 px from that shaft's
+        // head: too near an end of it for a crossing (a shared opening), unless
+        // the head is where the shaft leaves the photo.
+        let a = line([10.0, 12.0], [44.0, 12.0]);
+        let b = line([50.0, 0.0], [50.0, 100.0]);
+        let end = (a[a.len() - 1], a[a.len() - 5]);
+        let in_field = [shaft(&a, 8.0), shaft(&b, 10.0)];
+        assert!(!ends_across_another(0, end.0, end.1, 8.0, &in_field, 4.0));
+        let leaving = [
+            shaft(&a, 8.0),
+            Shaft {
+                leaves: [true, false],
+                ..shaft(&b, 10.0)
+            },
+        ];
+        assert!(ends_across_another(0, end.0, end.1, 8.0, &leaving, 4.0));
+        // The tail leaving instead says nothing of the head, 12 px away.
+        let tail_leaving = [
+            shaft(&a, 8.0),
+            Shaft {
+                leaves: [false, true],
+                ..shaft(&b, 10.0)
+            },
+        ];
+        assert!(!ends_across_another(
+            0,
+            end.0,
+            end.1,
+            8.0,
+            &tail_leaving,
+            4.0
+        ));
+    }
+
+    #[test]
     fn hairs_meeting_at_a_shared_opening_are_not_crossings() {
         // Two shafts leave one opening at (10, 50), 20° apart; and a third meets
         // the middle of a shaft at 15°, as a follicular unit's fan does.
         let a = line([10.0, 50.0], [90.0, 50.0]);
         let b = line([10.0, 50.0], [85.2, 22.6]);
-        let shafts = [(a.as_slice(), 8.0), (b.as_slice(), 8.0)];
+        let shafts = [shaft(&a, 8.0), shaft(&b, 8.0)];
         assert!(!ends_across_another(0, a[0], a[4], 8.0, &shafts, 4.0));
         assert!(!ends_across_another(1, b[0], b[4], 8.0, &shafts, 4.0));
         let c = line([50.0 - 40.0 * 0.966, 50.0 - 40.0 * 0.259], [49.0, 49.0]);
-        let shafts = [(a.as_slice(), 8.0), (c.as_slice(), 8.0)];
+        let shafts = [shaft(&a, 8.0), shaft(&c, 8.0)];
         assert!(!ends_across_another(
             1,
             c[c.len() - 1],

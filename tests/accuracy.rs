@@ -155,9 +155,10 @@ fn bald_scalp_with_vessels_flakes_and_furrows() {
 #[test]
 fn long_crossing_hair() {
     let c = card(Scenario::LongCrossing);
-    // 78 % before a hair's pieces were linked through X crossings (62 % after).
+    // 78 % before a hair's pieces were linked through X crossings (62 % after);
+    // 34 % since a strand leaving the photo has no end at the edge.
     assert!(
-        c.median_abs_count_error_pct <= 70.0,
+        c.median_abs_count_error_pct <= 50.0,
         "{}",
         c.median_abs_count_error_pct
     );
