@@ -643,12 +643,6 @@ pub fn analyze(
         hair_of[i] = root(&mut hair_of, i);
     }
 
-    // An end that stops against the middle of another kept strand, across it, is
-    // where this hair passes under (or over) the other: it says nothing of where
-    // the hair emerged. The strands of the yellow channel take no part in the
-    // ends of the mean's: where it traces the edge of a dark shaft the mask left
-    // (a sibling's side), that trace would read as a hair crossing it.
-    // `mean_shafts` blanks them.
     // An end within the border margin is inside the field when the whole fade past
     // it lies in the photo: the hair emerged in the field, close to its edge. A
     // shaft that leaves the field keeps its contrast up to the edge (the photo's
@@ -663,6 +657,12 @@ pub fn analyze(
         let fading = m.end_fade_in_photo[k] && m.end_transition_px[k] >= fade_min_px;
         !(inside(end, margin_of(m)) || fading) || m.end_dark_to_edge[k]
     };
+    // An end that stops against the middle of another kept strand, across it, is
+    // where this hair passes under (or over) the other: it says nothing of where
+    // the hair emerged. The strands of the yellow channel take no part in the
+    // ends of the mean's: where it traces the edge of a dark shaft the mask left
+    // (a sibling's side), that trace would read as a hair crossing it.
+    // `mean_shafts` blanks them.
     let shafts: Vec<Shaft> = kept
         .iter()
         .map(|&i| Shaft {
