@@ -757,6 +757,10 @@ pub fn analyze(
     // head, 1 the tail) where its hair emerged.
     let mut weight = vec![0.0; kept.len()];
     let mut emergence_end: Vec<Option<usize>> = vec![None; kept.len()];
+    // Per strand: whether its hair leaves the photo (a free end at the border).
+    let mut hair_at_border = vec![false; measured.len()];
+    // Uncounted hairs that may have left a sibling's opening: (strand, end).
+    let mut fork_candidates: Vec<(usize, usize)> = Vec::new();
     for pieces in pieces_of.values() {
         // The free ends: (strand, end, kind, whether the hair may have emerged there).
         let free: Vec<(usize, usize, EndKind, bool)> = pieces
@@ -785,6 +789,10 @@ pub fn analyze(
                 _ => Some(f),
             },
         );
+        let at_border = free.iter().any(|f| matches!(f.2, EndKind::Border));
+        for &i in pieces {
+            hair_at_border[i] = at_border;
+        }
         let told_nothing = free.len() == 2
             && free
                 .iter()
@@ -799,6 +807,21 @@ pub fn analyze(
                 .filter(|&i| shape[i].is_some())
                 .max_by(|&a, &b| measured[a].1.length_px.total_cmp(&measured[b].1.length_px))
                 .map(|i| (i, None)),
+            // A hair of the mean channel with a cut tip in the field and its
+            // other end against another strand may have left the opening of
+            // that strand's hair (see the forks below).
+            None if free.len() == 2
+                && free.iter().any(|f| f.2 == EndKind::Crisp)
+                && measured[free[0].0].1.channel == ContrastChannel::Mean =>
+            {
+                if let Some(f) = free
+                    .iter()
+                    .find(|f| f.2 == EndKind::Crossing && shape[f.0].is_some())
+                {
+                    fork_candidates.push((f.0, f.1));
+                }
+                None
+            }
             None => None,
         };
         if let Some((i, end)) = carrier {
@@ -809,6 +832,65 @@ pub fn analyze(
         }
     }
     drop((shafts, mean_shafts));
+    // Forks: hairs of one opening leave it side by side and part where their
+    // directions have carried them a width apart. The trace of the one that
+    // parts from the strand of the others then ends against that strand, and
+    // reads as passing under it. Such a hair, uncounted, with its other end a cut
+    // tip in the field (it emerged in the field), whose end lies on a counted
+    // strand within FORK_MAX_REACH diameters of that strand's emergence and
+    // leaves it within FORK_MAX_DEG of its direction, emerged there. (A hair
+    // that passes under another does so at any angle, mostly far from where
+    // that one emerged.)
+    let end_and_direction = |i: usize, end: usize| {
+        let c = &measured[i].1.centerline;
+        let n = c.len();
+        let j = ((2.0 * diameter_of(i)).max(8.0).round() as usize).min(n - 1);
+        let (a, b) = if end == 0 {
+            (c[0], c[j])
+        } else {
+            (c[n - 1], c[n - 1 - j])
+        };
+        let v = [b[0] - a[0], b[1] - a[1]];
+        let l = v[0].hypot(v[1]).max(1e-9);
+        (a, [v[0] / l, v[1] / l])
+    };
+    let emerged: Vec<(usize, [f64; 2], [f64; 2])> = kept
+        .iter()
+        .enumerate()
+        .filter_map(|(k, &i)| {
+            let (p, u) = end_and_direction(i, emergence_end[k]?);
+            Some((i, p, u))
+        })
+        .collect();
+    for &(i, end) in &fork_candidates {
+        let (p, v) = end_and_direction(i, end);
+        let d = diameter_of(i);
+        let forks = emerged.iter().any(|&(j, q, u)| {
+            j != i
+                && parts_from(
+                    (p, v, d),
+                    (&measured[j].1.centerline, q, u, diameter_of(j)),
+                    blur_margin,
+                )
+        });
+        if let (true, Some(k)) = (forks, kept_index[i]) {
+            weight[k] = 1.0;
+            emergence_end[k] = Some(end);
+        }
+    }
+    // Per kept strand: whether its hair counts elsewhere, by one of its pieces,
+    // or where it entered the photo.
+    let counted_elsewhere: Vec<bool> = {
+        let counted: std::collections::BTreeSet<usize> = kept
+            .iter()
+            .zip(&weight)
+            .filter(|(_, &w)| w > 0.0)
+            .map(|(&i, _)| hair_of[i])
+            .collect();
+        kept.iter()
+            .map(|&i| counted.contains(&hair_of[i]) || hair_at_border[i])
+            .collect()
+    };
 
     let other_ends: Vec<(usize, [f64; 2])> = kept
         .iter()
@@ -837,11 +919,15 @@ pub fn analyze(
                 .into_iter()
                 .filter(|&k| {
                     // A step where another strand ends is that strand leaving
-                    // this one: a strand of its own, counted by its own ends.
+                    // this one: a strand of its own, counted by its own ends, or
+                    // by where it entered the photo. Where that strand's hair
+                    // is not counted and lies in the field, it emerged here.
                     let p = m.centerline[k];
-                    !other_ends
-                        .iter()
-                        .any(|&(j, e)| j != index && (e[0] - p[0]).hypot(e[1] - p[1]) < near)
+                    !other_ends.iter().any(|&(j, e)| {
+                        j != index
+                            && counted_elsewhere[j]
+                            && (e[0] - p[0]).hypot(e[1] - p[1]) < near
+                    })
                 })
                 .count()
         } else {
@@ -1280,6 +1366,34 @@ fn gap_covered(plane: &Plane, background: &Background, a: &StrandEnd, b: &Strand
 const MERGED_MIN_RATIO: f64 = 1.3;
 const MERGED_MIN_STEP_PX: f64 = 2.0;
 
+/// How far (in diameters of the wider shaft) from a counted strand's emergence
+/// the trace of a hair that left the same opening may part from it: hairs of a
+/// unit fan out by 5–15°, so they part within about 4–12 widths.
+const FORK_MAX_REACH: f64 = 8.0;
+
+/// Largest angle (degrees) between a parting hair and the strand it left, both
+/// read away from the opening.
+const FORK_MAX_DEG: f64 = 30.0;
+
+/// Whether a trace ending at `end` (position, unit direction into the trace,
+/// diameter px) parts from a strand that emerged at `opening` (its centreline,
+/// emergence point, unit direction away from it, diameter px): the end lies on
+/// that strand, within [`FORK_MAX_REACH`] diameters (of the wider) of its
+/// emergence, and leaves it within [`FORK_MAX_DEG`] of its direction.
+fn parts_from(
+    end: ([f64; 2], [f64; 2], f64),
+    opening: (&[[f64; 2]], [f64; 2], [f64; 2], f64),
+    margin_px: f64,
+) -> bool {
+    let (p, v, d) = end;
+    let (line, q, u, dq) = opening;
+    (p[0] - q[0]).hypot(p[1] - q[1]) <= FORK_MAX_REACH * d.max(dq) + margin_px
+        && u[0] * v[0] + u[1] * v[1] >= FORK_MAX_DEG.to_radians().cos()
+        && line
+            .iter()
+            .any(|c| (c[0] - p[0]).hypot(c[1] - p[1]) <= 0.5 * (d + dq) + margin_px)
+}
+
 /// Where a strand's width steps down, away from its emergence end: a shaft that
 /// ran merged with it (the hairs of one follicular unit leave their opening side
 /// by side) ends there. `widths` are [`Measured::station_width_px`];
@@ -1289,9 +1403,11 @@ const MERGED_MIN_STEP_PX: f64 = 2.0;
 /// where the wide side, read over one run length next to the split, and the
 /// narrow side's median differ by [`MERGED_MIN_RATIO`] and
 /// [`MERGED_MIN_STEP_PX`], wide on the emergence side (hairs of a unit fan out,
-/// so their merged width is widest where the shorter one ends). At most 3 steps. Both end
-/// zones are left out, where a shaft enters its opening or is cut: `end_zone_px`
-/// + 4 px (the smoothing), and at least one width and 6 px.
+/// so their merged width is widest where the shorter one ends). At most 3 steps.
+/// Both end zones are left out: where a shaft enters its opening, `end_zone_px`
+/// plus 4 px (the smoothing), and at least one width and 6 px; where it is cut,
+/// one width (at least 6 px) plus 4 px when `proximal` tells that end, else as
+/// the opening's.
 fn width_steps(widths: &[f64], proximal: Option<usize>, end_zone_px: f64) -> Vec<usize> {
     let n = widths.len();
     let mut window = Vec::with_capacity(7);
@@ -1307,16 +1423,24 @@ fn width_steps(widths: &[f64], proximal: Option<usize>, end_zone_px: f64) -> Vec
     };
     let skip = typical.max(end_zone_px + 4.0).max(6.0).round() as usize;
     let min_run = typical.max(8.0).round() as usize;
-    if n < 2 * skip + 2 * min_run {
-        return Vec::new();
-    }
     let mut prefix = vec![0.0; n + 1];
     for (i, w) in smooth.iter().enumerate() {
         prefix[i + 1] = prefix[i] + w;
     }
     let mean = |a: usize, b: usize| (prefix[b] - prefix[a]) / (b - a) as f64;
     let mut steps = Vec::new();
-    let mut runs = vec![(skip, n - skip)];
+    // A cut tip blurs over a width: the distal end zone is one width (and the
+    // smoothing) where the emergence end is known.
+    let tip_skip = typical.max(6.0).round() as usize + 4;
+    let (lo, hi) = match proximal {
+        Some(0) => (skip, n.saturating_sub(tip_skip)),
+        Some(_) => (tip_skip, n.saturating_sub(skip)),
+        None => (skip, n.saturating_sub(skip)),
+    };
+    if hi < lo + 2 * min_run {
+        return Vec::new();
+    }
+    let mut runs = vec![(lo, hi)];
     while let Some((lo, hi)) = runs.pop() {
         if hi - lo < 2 * min_run || steps.len() >= 3 {
             continue;
@@ -1655,13 +1779,49 @@ mod crossing_tests {
 
 #[cfg(test)]
 mod merged_tests {
-    use super::{widest_run_px, width_steps};
+    use super::crossing_tests::line;
+    use super::{parts_from, widest_run_px, width_steps};
 
     /// `runs` of (width px, length px) from the head.
     fn profile(runs: &[(f64, usize)]) -> Vec<f64> {
         runs.iter()
             .flat_map(|&(w, n)| std::iter::repeat_n(w, n))
             .collect()
+    }
+
+    #[test]
+    fn a_shaft_ending_near_the_cut_tip_of_a_known_emergence_is_a_step() {
+        // A 17-px shaft with a 5-px one that runs on 32 px past it: 80 px in all
+        // (the case of a thick shaft clipped shorter than its thin sibling).
+        let w = profile(&[(17.0, 48), (5.0, 32)]);
+        let steps = width_steps(&w, Some(0), 20.0);
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        // Placed where a whole run (one width) still fits on its narrow side.
+        assert!((steps[0] as i64 - 48).abs() <= 8, "{steps:?}");
+        // With either end possibly the opening, both end zones are the opening's
+        // and the strand is too short to tell.
+        assert!(width_steps(&w, None, 20.0).is_empty());
+    }
+
+    #[test]
+    fn a_trace_parting_from_a_strand_near_its_opening_is_a_fork() {
+        // A strand emerging at the origin, running along +x, 10 px wide.
+        let stem = line([0.0, 0.0], [150.0, 0.0]);
+        let opening = (stem.as_slice(), [0.0, 0.0], [1.0, 0.0], 10.0);
+        let dir = |deg: f64| {
+            let r = deg.to_radians();
+            [r.cos(), r.sin()]
+        };
+        // A 9-px trace that ends on it 40 px out, leaving at 10°: a sibling.
+        assert!(parts_from(([40.0, 4.0], dir(10.0), 9.0), opening, 3.0));
+        // Across it at 60°: a hair passing under, not one leaving its opening.
+        assert!(!parts_from(([40.0, 4.0], dir(60.0), 9.0), opening, 3.0));
+        // Heading back towards the opening: not leaving it.
+        assert!(!parts_from(([40.0, 4.0], dir(170.0), 9.0), opening, 3.0));
+        // Far from the opening (130 px, past 8 widths and the margin).
+        assert!(!parts_from(([130.0, 4.0], dir(10.0), 9.0), opening, 3.0));
+        // Near the opening but beside the strand, not on it.
+        assert!(!parts_from(([40.0, 20.0], dir(10.0), 9.0), opening, 3.0));
     }
 
     #[test]

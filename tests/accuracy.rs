@@ -176,8 +176,10 @@ fn clipped_blond_hair() {
     // (recall 0.59 with the mean alone).
     assert!(c.recall >= 0.62, "{}", c.recall);
     assert!(c.precision >= 0.85, "{}", c.precision);
+    // 21.8 % on seeds 101-108 since hairs parting from a sibling's opening
+    // count (32.5 % before).
     assert!(
-        c.median_abs_count_error_pct <= 40.0,
+        c.median_abs_count_error_pct <= 30.0,
         "{}",
         c.median_abs_count_error_pct
     );
