@@ -841,29 +841,24 @@ pub fn analyze(
     // leaves it within FORK_MAX_DEG of its direction, emerged there. (A hair
     // that passes under another does so at any angle, mostly far from where
     // that one emerged.)
+    // An end's position and its unit direction into the strand (`all_ends`
+    // holds the outward one).
     let end_and_direction = |i: usize, end: usize| {
-        let c = &measured[i].1.centerline;
-        let n = c.len();
-        let j = ((2.0 * diameter_of(i)).max(8.0).round() as usize).min(n - 1);
-        let (a, b) = if end == 0 {
-            (c[0], c[j])
-        } else {
-            (c[n - 1], c[n - 1 - j])
-        };
-        let v = [b[0] - a[0], b[1] - a[1]];
-        let l = v[0].hypot(v[1]).max(1e-9);
-        (a, [v[0] / l, v[1] / l])
+        let e = &all_ends[end_index[i][end]?];
+        Some((e.pos, [-e.out[0], -e.out[1]]))
     };
     let emerged: Vec<(usize, [f64; 2], [f64; 2])> = kept
         .iter()
         .enumerate()
         .filter_map(|(k, &i)| {
-            let (p, u) = end_and_direction(i, emergence_end[k]?);
+            let (p, u) = end_and_direction(i, emergence_end[k]?)?;
             Some((i, p, u))
         })
         .collect();
     for &(i, end) in &fork_candidates {
-        let (p, v) = end_and_direction(i, end);
+        let Some((p, v)) = end_and_direction(i, end) else {
+            continue;
+        };
         let d = diameter_of(i);
         let forks = emerged.iter().any(|&(j, q, u)| {
             j != i
