@@ -219,53 +219,91 @@ struct RowFields<'m> {
     offset: &'m mut [f32],
 }
 
+/// Per-pixel candidates of one scale over one row, computed in a branch-free
+/// pass (it vectorises) before [`update_row`] keeps the stronger ones.
+struct Candidates {
+    strength: Vec<f32>,
+    polarity: Vec<f32>,
+    nx: Vec<f32>,
+    ny: Vec<f32>,
+    offset: Vec<f32>,
+}
+
+impl Candidates {
+    fn new(width: usize) -> Self {
+        Candidates {
+            strength: vec![0.0; width],
+            polarity: vec![0.0; width],
+            nx: vec![0.0; width],
+            ny: vec![0.0; width],
+            offset: vec![0.0; width],
+        }
+    }
+}
+
 /// Keeps, per pixel of one row, scale `k`'s response where it is stronger than
-/// the best so far.
-fn update_row(d: &RowDerivatives, k: usize, sigma: f64, row: RowFields) {
+/// the best so far (strengths are never negative, so only a positive one) and
+/// its eigenvector is defined. `cand` is scratch space of the row's length.
+fn update_row(d: &RowDerivatives, k: usize, sigma: f64, row: RowFields, cand: &mut Candidates) {
     let s2 = (sigma * sigma) as f32;
     let s1 = sigma as f32;
-    let (lxx, lyy, lxy, lx, ly) = (&d.lxx, &d.lyy, &d.lxy, &d.lx, &d.ly);
-    for j in 0..row.strength.len() {
-        let (a, b, d) = (lxx[j], lxy[j], lyy[j]);
-        let (e_big, e_small) = hessian_eigenvalues(a, b, d);
+    let w = row.strength.len();
+    let (lxx, lyy, lxy, lx, ly) = (
+        &d.lxx[..w],
+        &d.lyy[..w],
+        &d.lxy[..w],
+        &d.lx[..w],
+        &d.ly[..w],
+    );
+    let (cs, cp) = (&mut cand.strength[..w], &mut cand.polarity[..w]);
+    let (cx, cy, ct) = (&mut cand.nx[..w], &mut cand.ny[..w], &mut cand.offset[..w]);
+    for j in 0..w {
+        let (a, b, c) = (lxx[j], lxy[j], lyy[j]);
+        let (e_big, e_small) = hessian_eigenvalues(a, b, c);
         // Dark line: absorbance maximum, e_big < 0.
         let p: f32 = if e_big < 0.0 { 1.0 } else { -1.0 };
-        // The strength before its edge term: subtracting the (non-negative) edge
-        // term can only lower it, also in floating point, so where this bound
-        // does not beat the best so far neither does the strength, and the
-        // eigenvector is not needed (most pixels: skin).
         let bound = s2 * (-p * e_big) - s2 * (-p * e_small).max(0.0);
-        if bound <= 0.0 || bound <= row.strength[j] {
-            continue;
-        }
-        // Eigenvector of e_big.
-        let (mut nx, mut ny) = if b.abs() > 1e-12 {
-            (b, e_big - a)
-        } else if a.abs() >= d.abs() {
-            (1.0, 0.0)
+        // Eigenvector of e_big; a zero vector (undefined) gives NaN, which no
+        // comparison below takes.
+        let along_b = b.abs() > 1e-12;
+        let a_wins = a.abs() >= c.abs();
+        let nx = if along_b {
+            b
+        } else if a_wins {
+            1.0
         } else {
-            (0.0, 1.0)
+            0.0
+        };
+        let ny = if along_b {
+            e_big - a
+        } else if a_wins {
+            0.0
+        } else {
+            1.0
         };
         let norm = (nx * nx + ny * ny).sqrt();
-        if norm < 1e-20 {
-            continue;
-        }
-        nx /= norm;
-        ny /= norm;
+        let (nx, ny) = (nx / norm, ny / norm);
         let gn = lx[j] * nx + ly[j] * ny;
-        let s = bound - s1 * gn.abs();
-        if s <= 0.0 {
-            continue;
-        }
+        cs[j] = if norm >= 1e-20 {
+            bound - s1 * gn.abs()
+        } else {
+            f32::NAN
+        };
+        cp[j] = p;
+        cx[j] = nx;
+        cy[j] = ny;
+        // Steger: t = −(g·n)/(nᵀHn), nᵀHn = e_big.
+        ct[j] = -gn / e_big;
+    }
+    for j in 0..w {
         // Scale and polarity are chosen by strength (the γ-normalised
         // response peaks at σ = w/2); the noise only grades it.
-        if s > row.strength[j] {
-            row.strength[j] = s;
+        if cs[j] > row.strength[j] {
+            row.strength[j] = cs[j];
             row.scale[j] = k as u8;
-            row.polarity[j] = p as i8;
-            row.normal[j] = [nx, ny];
-            // Steger: t = −(g·n)/(nᵀHn), nᵀHn = e_big.
-            row.offset[j] = -gn / e_big;
+            row.polarity[j] = cp[j] as i8;
+            row.normal[j] = [cx[j], cy[j]];
+            row.offset[j] = ct[j];
         }
     }
 }
@@ -307,6 +345,7 @@ pub(crate) fn detect(absorbance: &Plane, sigmas_px: &[f64]) -> RidgeMap {
             .enumerate()
             .map(|(c, ((((strength, scale), polarity), normal), offset))| {
                 let mut d = RowDerivatives::new(absorbance, sigma);
+                let mut cand = Candidates::new(width);
                 let mut sample = Vec::new();
                 let rows_here = strength.len() / width;
                 for dy in 0..rows_here {
@@ -331,6 +370,7 @@ pub(crate) fn detect(absorbance: &Plane, sigmas_px: &[f64]) -> RidgeMap {
                             normal: &mut normal[span.clone()],
                             offset: &mut offset[span],
                         },
+                        &mut cand,
                     );
                 }
                 sample
