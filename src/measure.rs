@@ -22,8 +22,11 @@
 //! # References
 //! * C. Steger, "Removing the bias from line detection", CVPR 1997 (asymmetric and
 //!   blurred line profiles bias width estimates unless modelled).
-//! * J. A. Nelder, R. Mead, "A simplex method for function minimization",
-//!   Computer Journal 7(4), 1965.
+//! * K. Madsen, H. B. Nielsen, O. Tingleff, "Methods for non-linear least
+//!   squares problems", IMM, DTU, 2004 (Levenberg–Marquardt, §3.2).
+//! * G. H. Golub, V. Pereyra, "The differentiation of pseudo-inverses and
+//!   nonlinear least squares problems whose variables separate", SIAM J. Numer.
+//!   Anal. 10(2), 1973 (the amplitude solved in closed form: variable projection).
 
 use crate::filter::Sample;
 use crate::preprocess::{ContrastChannel, ContrastPlane, Prepared};
@@ -578,6 +581,16 @@ pub(crate) struct ProfileFit {
 /// pixel the sampling, not the optics, shapes the profile.
 pub(crate) const MIN_FIT_BLUR_PX: f64 = 0.2;
 
+/// Smallest optical depth through the axis (`q`) the fit considers: below it
+/// the section's occlusion differs from the chord's by at most `q/8` of its
+/// peak (`S_q ≈ chord·(1 + q(1 − chord)/2)`), 0.6 %, and a descent that
+/// wanders into that flat region stalls there.
+const MIN_FIT_OPACITY: f64 = 0.05;
+
+/// Largest optical depth the fit considers: 60 absorbs all but e⁻⁶⁰ on the
+/// axis, an opaque box for any shaft.
+const MAX_FIT_OPACITY: f64 = 60.0;
+
 /// Number of quadrature nodes across the shaft in the model.
 const SHAPE_NODES: usize = 24;
 
@@ -708,8 +721,8 @@ fn model_on_grid(grid: &Grid, c: f64, r: f64, sigma: f64, q: f64, out: &mut Vec<
 /// `fixed_sigma`, the blur is held; otherwise it is fitted too.
 ///
 /// The model's width, blur and opacity trade off against each other along a
-/// shallow valley, and where the simplex stops in it depends on the side it
-/// starts from. So the profile is fitted as given and mirrored (`d → −d`: the
+/// shallow valley with more than one minimum, and which one the descent reaches
+/// depends on the side it starts from. So the profile is fitted as given and mirrored (`d → −d`: the
 /// same section seen from the other side, as in a photo turned by 180°), and the
 /// closer fit is kept; a section then measures the same from either side.
 pub(crate) fn fit_profile(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> Option<ProfileFit> {
@@ -752,19 +765,23 @@ fn fit_one_side(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> Option<(Pro
     let grid = Grid::of(&ds);
     let mut dense = Vec::new();
     let mut buf = Vec::with_capacity(ds.len());
-    // Parameters: [c, ln r, ln q, ln σ]; A solved in closed form.
-    let mut cost = |p: &[f64], buf: &mut Vec<f64>| -> (f64, f64) {
+    let lo = [
+        -2.0,
+        0.05_f64.ln(),
+        MIN_FIT_OPACITY.ln(),
+        MIN_FIT_BLUR_PX.ln(),
+    ];
+    let hi = [2.0, reach.ln(), MAX_FIT_OPACITY.ln(), reach.ln()];
+    // Parameters: [c, ln r, ln q, ln σ] within `lo..=hi`; A solved in closed
+    // form (variable projection). Fills `res` with the residuals and returns
+    // (SSE, A), or None where the blur is out of range or the model vanishes.
+    let mut eval = |p: &[f64], res: &mut Vec<f64>| -> Option<(f64, f64)> {
         let c = p[0];
         let r = p[1].exp();
         let q = p[2].exp();
         let sigma = fixed_sigma.unwrap_or_else(|| p[3].exp());
-        if c.abs() > 2.0
-            || r > reach
-            || r < 0.05
-            || !(MIN_FIT_BLUR_PX..=reach).contains(&sigma)
-            || q > 60.0
-        {
-            return (f64::INFINITY, 0.0);
+        if !(MIN_FIT_BLUR_PX..=reach).contains(&sigma) {
+            return None;
         }
         match &grid {
             Some(g) => {
@@ -772,30 +789,29 @@ fn fit_one_side(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> Option<(Pro
                 buf.clear();
                 buf.extend(g.index.iter().map(|&i| dense[i]));
             }
-            None => model(&ds, c, r, sigma, q, buf),
+            None => model(&ds, c, r, sigma, q, &mut buf),
         }
         let mm: f64 = buf.iter().map(|m| m * m).sum();
-        if mm <= 0.0 {
-            return (f64::INFINITY, 0.0);
+        if mm.is_nan() || mm <= 0.0 {
+            return None;
         }
         let my: f64 = buf.iter().zip(&ys).map(|(m, y)| m * y).sum();
         let a = my / mm;
-        let sse: f64 = buf.iter().zip(&ys).map(|(m, y)| (y - a * m).powi(2)).sum();
-        (sse, a)
+        res.clear();
+        res.extend(buf.iter().zip(&ys).map(|(m, y)| y - a * m));
+        let sse: f64 = res.iter().map(|e| e * e).sum();
+        sse.is_finite().then_some((sse, a))
     };
     let dims = if fixed_sigma.is_some() { 3 } else { 4 };
     let start = [0.0, r0.ln(), 1.0_f64.ln(), 1.0_f64.ln()];
-    let scales = [0.5, 0.4, 1.0, 0.4];
-    let best = nelder_mead(
-        |p| cost(p, &mut buf).0,
+    let best = levenberg_marquardt(
+        |p, res| eval(p, res).map(|(sse, _)| sse),
         &start[..dims],
-        &scales[..dims],
-        400,
-    );
-    let (sse, a) = cost(&best, &mut buf);
-    if !sse.is_finite() {
-        return None;
-    }
+        &lo[..dims],
+        &hi[..dims],
+    )?;
+    let mut res = Vec::new();
+    let (sse, a) = eval(&best, &mut res)?;
     let rms = (sse / ys.len() as f64).sqrt();
     let fit = ProfileFit {
         radius_px: best[1].exp(),
@@ -806,81 +822,176 @@ fn fit_one_side(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> Option<(Pro
     Some((fit, sse))
 }
 
-/// Simplex size at which [`nelder_mead`] stops.
-const X_TOLERANCE: f64 = 1e-5;
+/// Step at which [`levenberg_marquardt`] stops: every parameter moved less
+/// than this (px, or the log of a px length: 1e-6 is 0.0001 % of a width, far
+/// below what the photo holds).
+const LM_STEP_TOLERANCE: f64 = 1e-6;
 
-/// Minimises `f` from `start` with the Nelder–Mead simplex (standard coefficients),
-/// at most `max_evals` evaluations.
-fn nelder_mead(
-    mut f: impl FnMut(&[f64]) -> f64,
+/// Most Jacobians [`levenberg_marquardt`] computes.
+const LM_MAX_ITERATIONS: usize = 60;
+
+/// Minimises the sum of squares of the residuals `resid` fills (returning
+/// their sum of squares, or `None` where the model is undefined) over the box
+/// `lo..=hi`, from `start`, by Levenberg–Marquardt with Marquardt's diagonal
+/// scaling and Nielsen's update of the damping. The Jacobian is taken by
+/// forward differences; a parameter at a bound that the gradient pushes
+/// outwards is held there for the step, and the step is projected onto the
+/// box. Stops when a step moves no parameter by more than
+/// [`LM_STEP_TOLERANCE`], when no damping lowers the cost, or after
+/// [`LM_MAX_ITERATIONS`]. Returns `None` when the start is undefined.
+///
+/// Reference: K. Madsen, H. B. Nielsen, O. Tingleff, "Methods for non-linear
+/// least squares problems", IMM, DTU, 2004 (§3.2).
+fn levenberg_marquardt(
+    mut resid: impl FnMut(&[f64], &mut Vec<f64>) -> Option<f64>,
     start: &[f64],
-    scale: &[f64],
-    max_evals: usize,
-) -> Vec<f64> {
-    let n = start.len();
-    let mut simplex: Vec<(Vec<f64>, f64)> = Vec::with_capacity(n + 1);
-    simplex.push((start.to_vec(), f(start)));
-    for i in 0..n {
-        let mut p = start.to_vec();
-        p[i] += scale[i];
-        let v = f(&p);
-        simplex.push((p, v));
-    }
-    let mut evals = n + 1;
-    while evals < max_evals {
-        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let spread = simplex[n].1 - simplex[0].1;
-        // Converged when the values agree, or when every vertex lies within
-        // `X_TOLERANCE` of the best in every coordinate (px, or the log of a
-        // px length: 1e-5 is 0.001 % of a width, far below what the photo holds).
-        let size = simplex[1..]
-            .iter()
-            .flat_map(|s| s.0.iter().zip(&simplex[0].0).map(|(a, b)| (a - b).abs()))
-            .fold(0.0f64, f64::max);
-        if spread.abs() <= 1e-12 * simplex[0].1.abs().max(1e-30) || size <= X_TOLERANCE {
-            break;
+    lo: &[f64],
+    hi: &[f64],
+) -> Option<Vec<f64>> {
+    const H: f64 = 1e-7;
+    let k = start.len();
+    let clamp = |p: &mut [f64]| {
+        for ((v, l), h) in p.iter_mut().zip(lo).zip(hi) {
+            *v = v.clamp(*l, *h);
         }
-        let centroid: Vec<f64> = (0..n)
-            .map(|j| simplex[..n].iter().map(|s| s.0[j]).sum::<f64>() / n as f64)
+    };
+    let mut p = start.to_vec();
+    clamp(&mut p);
+    let mut e = Vec::new();
+    let mut cost = resid(&p, &mut e)?;
+    let n = e.len();
+    let mut jac = vec![0.0; n * k];
+    let mut trial = Vec::new();
+    let mut lambda = 1e-3;
+    let mut nu = 2.0;
+    for _ in 0..LM_MAX_ITERATIONS {
+        // Jacobian of the residuals, column by column, stepping inwards at a bound.
+        let mut q = p.clone();
+        for j in 0..k {
+            let h = if p[j] + H <= hi[j] { H } else { -H };
+            q[j] = p[j] + h;
+            if resid(&q, &mut trial).is_none() || trial.len() != n {
+                return Some(p);
+            }
+            for i in 0..n {
+                jac[i * k + j] = (trial[i] - e[i]) / h;
+            }
+            q[j] = p[j];
+        }
+        let mut a = vec![0.0; k * k];
+        let mut g = vec![0.0; k];
+        for i in 0..n {
+            let row = &jac[i * k..(i + 1) * k];
+            for r in 0..k {
+                g[r] += row[r] * e[i];
+                for c in 0..k {
+                    a[r * k + c] += row[r] * row[c];
+                }
+            }
+        }
+        let diag_max = (0..k).map(|j| a[j * k + j]).fold(0.0f64, f64::max);
+        if diag_max <= 0.0 {
+            return Some(p);
+        }
+        let scale: Vec<f64> = (0..k).map(|j| a[j * k + j].max(1e-12 * diag_max)).collect();
+        // Parameters held at a bound by the descent direction stay there.
+        let free: Vec<usize> = (0..k)
+            .filter(|&j| !((p[j] <= lo[j] && g[j] > 0.0) || (p[j] >= hi[j] && g[j] < 0.0)))
             .collect();
-        let worst = simplex[n].0.clone();
-        let along = |t: f64| -> Vec<f64> {
-            centroid
+        let kf = free.len();
+        if kf == 0 {
+            return Some(p);
+        }
+        // Damped steps until one lowers the cost.
+        loop {
+            let mut m = vec![0.0; kf * kf];
+            for (r, &jr) in free.iter().enumerate() {
+                for (c, &jc) in free.iter().enumerate() {
+                    m[r * kf + c] = a[jr * k + jc];
+                }
+                m[r * kf + r] += lambda * scale[jr];
+            }
+            let rhs: Vec<f64> = free.iter().map(|&j| -g[j]).collect();
+            let Some(delta_free) = solve_spd(&m, &rhs, kf) else {
+                lambda *= nu;
+                nu *= 2.0;
+                if lambda > 1e20 {
+                    return Some(p);
+                }
+                continue;
+            };
+            let mut delta = vec![0.0; k];
+            for (&j, d) in free.iter().zip(&delta_free) {
+                delta[j] = *d;
+            }
+            let mut next: Vec<f64> = p.iter().zip(&delta).map(|(v, d)| v + d).collect();
+            clamp(&mut next);
+            let step = next
                 .iter()
-                .zip(&worst)
-                .map(|(c, w)| c + t * (c - w))
-                .collect()
-        };
-        let xr = along(1.0);
-        let fr = f(&xr);
-        evals += 1;
-        if fr < simplex[0].1 {
-            let xe = along(2.0);
-            let fe = f(&xe);
-            evals += 1;
-            simplex[n] = if fe < fr { (xe, fe) } else { (xr, fr) };
-        } else if fr < simplex[n - 1].1 {
-            simplex[n] = (xr, fr);
-        } else {
-            let xc = along(-0.5);
-            let fc = f(&xc);
-            evals += 1;
-            if fc < simplex[n].1 {
-                simplex[n] = (xc, fc);
-            } else {
-                let best = simplex[0].0.clone();
-                for s in simplex.iter_mut().skip(1) {
-                    for (v, b) in s.0.iter_mut().zip(&best) {
-                        *v = b + 0.5 * (*v - b);
+                .zip(&p)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f64, f64::max);
+            if step <= LM_STEP_TOLERANCE {
+                return Some(p);
+            }
+            match resid(&next, &mut trial) {
+                Some(c) if c < cost && trial.len() == n => {
+                    // Gain ratio: actual over predicted decrease of ½·SSE.
+                    let d: Vec<f64> = next.iter().zip(&p).map(|(a, b)| a - b).collect();
+                    let predicted: f64 = (0..k)
+                        .map(|j| 0.5 * d[j] * (lambda * scale[j] * d[j] - g[j]))
+                        .sum();
+                    let rho = if predicted > 0.0 {
+                        0.5 * (cost - c) / predicted
+                    } else {
+                        1.0
+                    };
+                    lambda *= (1.0 - (2.0 * rho - 1.0).powi(3)).max(1.0 / 3.0);
+                    nu = 2.0;
+                    p = next;
+                    std::mem::swap(&mut e, &mut trial);
+                    cost = c;
+                    break;
+                }
+                _ => {
+                    lambda *= nu;
+                    nu *= 2.0;
+                    if lambda > 1e20 {
+                        return Some(p);
                     }
-                    s.1 = f(&s.0);
-                    evals += 1;
                 }
             }
         }
     }
-    simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-    simplex.swap_remove(0).0
+    Some(p)
+}
+
+/// Solves `m·x = b` for a symmetric positive definite `k`×`k` matrix `m` by
+/// Cholesky factorisation; `None` where `m` is not positive definite.
+fn solve_spd(m: &[f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..=i {
+            let s: f64 = m[i * k + j] - (0..j).map(|t| l[i * k + t] * l[j * k + t]).sum::<f64>();
+            if i == j {
+                if s.is_nan() || s <= 0.0 {
+                    return None;
+                }
+                l[i * k + i] = s.sqrt();
+            } else {
+                l[i * k + j] = s / l[j * k + j];
+            }
+        }
+    }
+    let mut y = vec![0.0; k];
+    for i in 0..k {
+        y[i] = (b[i] - (0..i).map(|t| l[i * k + t] * y[t]).sum::<f64>()) / l[i * k + i];
+    }
+    let mut x = vec![0.0; k];
+    for i in (0..k).rev() {
+        x[i] = (y[i] - (i + 1..k).map(|t| l[t * k + i] * x[t]).sum::<f64>()) / l[i * k + i];
+    }
+    Some(x)
 }
 
 #[cfg(test)]
@@ -936,6 +1047,40 @@ mod tests {
         let gappy = Grid::of(&[-1.0, -0.5, 0.5, 1.0]).unwrap();
         assert_eq!(gappy.index, vec![0, 1, 3, 4]);
         assert!(Grid::of(&[0.0, 0.5, 0.8]).is_none());
+    }
+
+    #[test]
+    fn levenberg_marquardt_solves_a_curved_valley_and_respects_its_box() {
+        // Rosenbrock's valley as least squares: minimum 0 at (1, 1).
+        let rosen = |p: &[f64], res: &mut Vec<f64>| -> Option<f64> {
+            res.clear();
+            res.extend([10.0 * (p[1] - p[0] * p[0]), 1.0 - p[0]]);
+            Some(res.iter().map(|e| e * e).sum())
+        };
+        let free = levenberg_marquardt(rosen, &[-1.2, 1.0], &[-5.0, -5.0], &[5.0, 5.0]).unwrap();
+        assert!(
+            (free[0] - 1.0).abs() < 1e-4 && (free[1] - 1.0).abs() < 1e-4,
+            "{free:?}"
+        );
+        // With x ≤ 0.5 the minimum lies on the bound, at (0.5, 0.25).
+        let boxed = levenberg_marquardt(rosen, &[-1.2, 1.0], &[-5.0, -5.0], &[0.5, 5.0]).unwrap();
+        assert!(
+            (boxed[0] - 0.5).abs() < 1e-9 && (boxed[1] - 0.25).abs() < 1e-4,
+            "{boxed:?}"
+        );
+        // An undefined start gives no fit.
+        assert!(levenberg_marquardt(|_, _| None, &[0.0], &[-1.0], &[1.0]).is_none());
+    }
+
+    #[test]
+    fn solve_spd_inverts_a_positive_definite_matrix_and_refuses_an_indefinite_one() {
+        let m = [4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
+        let x = solve_spd(&m, &[1.0, 2.0, 3.0], 3).unwrap();
+        for r in 0..3 {
+            let b: f64 = (0..3).map(|c| m[r * 3 + c] * x[c]).sum();
+            assert!((b - [1.0, 2.0, 3.0][r]).abs() < 1e-12);
+        }
+        assert!(solve_spd(&[1.0, 2.0, 2.0, 1.0], &[1.0, 1.0], 2).is_none());
     }
 
     #[test]
