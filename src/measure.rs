@@ -758,10 +758,16 @@ fn fit_one_side(profile: &[(f64, f64)], fixed_sigma: Option<f64>) -> Option<(Pro
     if peak.abs() < 1e-6 {
         return None;
     }
+    // The bounds below need the profile to reach past the smallest radius
+    // the start may take (0.3 px) on its far side; the profiles `measure`
+    // makes always own at least ±0.5 px.
+    let reach = ds[ds.len() - 1];
+    if reach.is_nan() || reach < 0.3 {
+        return None;
+    }
     let step = ds[1] - ds[0];
     let area: f64 = ys.iter().sum::<f64>() * step;
-    let r0 = (0.5 * area / peak).clamp(0.3, ds[ds.len() - 1]);
-    let reach = ds[ds.len() - 1];
+    let r0 = (0.5 * area / peak).clamp(0.3, reach);
     let grid = Grid::of(&ds);
     let mut dense = Vec::new();
     let mut buf = Vec::with_capacity(ds.len());
@@ -1081,6 +1087,22 @@ mod tests {
             assert!((b - [1.0, 2.0, 3.0][r]).abs() < 1e-12);
         }
         assert!(solve_spd(&[1.0, 2.0, 2.0, 1.0], &[1.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn a_profile_that_stops_at_the_centre_gives_no_fit_and_no_panic() {
+        // Only the near side of a shaft: offsets −5 … 0 px.
+        let p: Vec<(f64, f64)> = synthetic_profile(2.0, 1.0, 2.0, 0.5)
+            .into_iter()
+            .filter(|&(d, _)| (-5.0..=0.0).contains(&d))
+            .collect();
+        assert!(p.len() >= 5);
+        assert!(fit_one_side(&p, Some(1.0)).is_none());
+        assert!(fit_one_side(&p, None).is_none());
+        // Mirrored, the same samples run from the centre outwards and fit
+        // (fit_profile tries both sides).
+        let fit = fit_profile(&p, Some(1.0)).unwrap();
+        assert!(fit.radius_px > 0.05 && fit.radius_px <= 5.0, "{fit:?}");
     }
 
     #[test]
