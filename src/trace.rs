@@ -118,7 +118,7 @@ pub(crate) fn trace(map: &RidgeMap, params: TraceParams) -> Vec<Strand> {
         if claimed[seed] != 0 {
             continue;
         }
-        let [nx, ny] = map.normal[seed];
+        let [nx, ny] = map.normal(seed);
         let tangent = [-f64::from(ny), f64::from(nx)];
         // Both walks of one seed share the visited set, so a closed curve (a vessel
         // loop, a ring of flake edge) is walked around once, never forever.
@@ -201,7 +201,7 @@ fn walk(
                 if !line[q] || map.polarity[q] != polarity || visited.contains(&q) {
                     continue;
                 }
-                let [nx, ny] = map.normal[q];
+                let [nx, ny] = map.normal(q);
                 let mut t = [-f64::from(ny), f64::from(nx)];
                 if t[0] * dir[0] + t[1] * dir[1] < 0.0 {
                     t = [-t[0], -t[1]];
