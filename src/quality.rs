@@ -403,34 +403,45 @@ fn edge_blur_px(plane: &Plane) -> (usize, Option<f64>) {
     let (gx, gy) = gradient(plane, SIGMA_1_PX);
     // A floor for noise-free images: 1e-4 of full scale per pixel of slope.
     let threshold = (EDGE_NOISE_FACTOR * gradient_noise(&gx, &gy)).max(1e-4);
-    let mag = |i: usize| f64::from(gx.data[i]).hypot(f64::from(gy.data[i]));
-    // Non-maximum suppression along the quantised gradient direction, away from
-    // the border (reflection there makes spurious symmetric maxima).
+    // Squared magnitudes: the comparisons below need no square root (it is taken
+    // for the points kept), and `hypot` on every pixel cost 5 % of `analyze`.
+    let mag2 = |i: usize| {
+        let (dx, dy) = (f64::from(gx.data[i]), f64::from(gy.data[i]));
+        dx * dx + dy * dy
+    };
+    let threshold2 = threshold * threshold;
+    // Non-maximum suppression along the gradient direction quantised to the
+    // nearest of 0°, 45°, 90° and 135°, away from the border (reflection there
+    // makes spurious symmetric maxima).
+    let tan_22_5 = std::f64::consts::FRAC_PI_8.tan();
     let margin = (3.0 * SIGMA_2_PX).ceil() as usize;
     let mut points: Vec<(usize, f64)> = Vec::new();
     for y in margin..h.saturating_sub(margin) {
         for x in margin..w.saturating_sub(margin) {
             let i = y * w + x;
-            let m = mag(i);
-            if m < threshold {
+            let m2 = mag2(i);
+            if m2 < threshold2 {
                 continue;
             }
             let (dx, dy) = (f64::from(gx.data[i]), f64::from(gy.data[i]));
-            let angle = dy.atan2(dx).rem_euclid(std::f64::consts::PI);
-            let step: (isize, isize) = match ((angle / std::f64::consts::FRAC_PI_4) + 0.5) as usize
-            {
-                1 => (1, 1),
-                2 => (0, 1),
-                3 => (-1, 1),
-                _ => (1, 0),
+            // The direction modulo 180°: turned into the upper half-plane.
+            let (dx, dy) = if dy < 0.0 { (-dx, -dy) } else { (dx, dy) };
+            let step: (isize, isize) = if dy < tan_22_5 * dx.abs() {
+                (1, 0)
+            } else if dx.abs() < tan_22_5 * dy {
+                (0, 1)
+            } else if dx > 0.0 {
+                (1, 1)
+            } else {
+                (-1, 1)
             };
             let at = |sx: isize, sy: isize| {
                 let xx = (x as isize + sx) as usize;
                 let yy = (y as isize + sy) as usize;
-                mag(yy * w + xx)
+                mag2(yy * w + xx)
             };
-            if m > at(step.0, step.1) && m >= at(-step.0, -step.1) {
-                points.push((i, m));
+            if m2 > at(step.0, step.1) && m2 >= at(-step.0, -step.1) {
+                points.push((i, m2.sqrt()));
             }
         }
     }
