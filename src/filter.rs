@@ -186,6 +186,66 @@ pub(crate) fn filter_cols(src: &Plane, kernel: &[f32], dst: &mut Plane) {
         });
 }
 
+/// Columns per task of the column pass of [`smooth_in_place`].
+const STRIP_COLUMNS: usize = 128;
+
+/// Smooths `plane` in place by a Gaussian of `sigma` px whose taps lie `step`
+/// pixels apart (mirror borders), rows then columns; the plane must already be
+/// smoothed by a Gaussian of at least `step` px when `step` > 1. Each task holds
+/// a copy of one row, or of one strip of [`STRIP_COLUMNS`] columns, so no second
+/// plane is made.
+pub(crate) fn smooth_in_place(plane: &mut Plane, sigma: f64, step: usize) {
+    let (w, h) = (plane.width, plane.height);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let step = step.max(1);
+    let kernel = gaussian_kernel(sigma / step as f64, 0);
+    let r = (kernel.len() / 2) as i64;
+    let reach = r * step as i64;
+    plane
+        .data
+        .par_chunks_mut(ROWS_PER_TASK * w)
+        .for_each(|rows| {
+            let mut padded = vec![0.0f32; w + 2 * reach as usize];
+            for row in rows.chunks_mut(w) {
+                for (j, p) in padded.iter_mut().enumerate() {
+                    *p = row[reflect(j as i64 - reach, w as i64)];
+                }
+                row.fill(0.0);
+                for (k, &kv) in kernel.iter().enumerate() {
+                    let start = k * step;
+                    for (o, s) in row.iter_mut().zip(&padded[start..start + w]) {
+                        *o += kv * s;
+                    }
+                }
+            }
+        });
+    // The column pass: each strip of columns is copied out, then written back
+    // filtered, one output row at a time.
+    let mut strips: Vec<Vec<&mut [f32]>> = (0..w.div_ceil(STRIP_COLUMNS))
+        .map(|_| Vec::with_capacity(h))
+        .collect();
+    for row in plane.data.chunks_mut(w) {
+        for (strip, piece) in strips.iter_mut().zip(row.chunks_mut(STRIP_COLUMNS)) {
+            strip.push(piece);
+        }
+    }
+    strips.into_par_iter().for_each(|mut strip| {
+        let sw = strip.first().map_or(0, |p| p.len());
+        let copy: Vec<f32> = strip.iter().flat_map(|p| p.iter().copied()).collect();
+        for (y, out) in strip.iter_mut().enumerate() {
+            out.fill(0.0);
+            for (k, &kv) in kernel.iter().enumerate() {
+                let sy = reflect(y as i64 + (k as i64 - r) * step as i64, h as i64);
+                for (o, s) in out.iter_mut().zip(&copy[sy * sw..(sy + 1) * sw]) {
+                    *o += kv * s;
+                }
+            }
+        }
+    });
+}
+
 /// The first and second Gaussian derivatives of a plane at one scale, one row
 /// at a time: what a Hessian line detector reads at every pixel, without a
 /// whole plane per derivative (five planes and three intermediate ones were 32
@@ -218,6 +278,8 @@ pub(crate) struct RowDerivatives<'a> {
     padded: Vec<f32>,
     /// The row whose derivatives are in the outputs.
     current: Option<usize>,
+    /// Pixels between taps (1, or the dilation on a pre-smoothed plane).
+    step: usize,
     /// `Lx` of the current row.
     pub lx: Vec<f32>,
     /// `Ly` of the current row.
@@ -231,16 +293,33 @@ pub(crate) struct RowDerivatives<'a> {
 }
 
 impl<'a> RowDerivatives<'a> {
+    #[cfg(test)]
     /// Derivatives of `src` at `sigma` (px); no row is computed yet.
     pub fn new(src: &'a Plane, sigma: f64) -> Self {
-        let k = [
-            gaussian_kernel(sigma, 0),
-            gaussian_kernel(sigma, 1),
-            gaussian_kernel(sigma, 2),
+        Self::dilated(src, sigma, 1)
+    }
+
+    /// Derivatives of `src` by Gaussian kernels of `sigma` (px) whose taps lie
+    /// `step` pixels apart: on a plane already smoothed by a Gaussian of σₐ
+    /// (see [`smooth_in_place`]), they are the derivatives at √(σₐ² + σ²) for
+    /// 1/`step` of the taps. The sampling is sound when σₐ ≥ `step` and
+    /// σ ≥ 0.85 `step` (see `ridge::MIN_TAP_SIGMA`): the pre-smoothing leaves
+    /// below 1 % of the signal where the kernel's spectrum repeats.
+    pub fn dilated(src: &'a Plane, sigma: f64, step: usize) -> Self {
+        let step = step.max(1);
+        let d = step as f32;
+        let mut k = [
+            gaussian_kernel(sigma / step as f64, 0),
+            gaussian_kernel(sigma / step as f64, 1),
+            gaussian_kernel(sigma / step as f64, 2),
         ];
+        // The kernels are exact on x and x²/2 in units of taps; per pixel, a
+        // first derivative is 1/step and a second 1/step² of that.
+        k[1].iter_mut().for_each(|v| *v /= d);
+        k[2].iter_mut().for_each(|v| *v /= d * d);
         let r = k[0].len() / 2;
         let w = src.width;
-        let slots = 2 * r + 1;
+        let slots = 2 * r * step + 1;
         RowDerivatives {
             src,
             half: [k[0][r..].to_vec(), k[1][r..].to_vec(), k[2][r..].to_vec()],
@@ -249,8 +328,9 @@ impl<'a> RowDerivatives<'a> {
                 vec![0.0; slots * w],
                 vec![0.0; slots * w],
             ],
-            padded: vec![0.0; w + 2 * r],
+            padded: vec![0.0; w + 2 * r * step],
             current: None,
+            step,
             lx: vec![0.0; w],
             ly: vec![0.0; w],
             lxx: vec![0.0; w],
@@ -259,14 +339,16 @@ impl<'a> RowDerivatives<'a> {
         }
     }
 
-    fn radius(&self) -> usize {
-        self.half[0].len() - 1
+    /// How far the kernels reach (px): taps × step.
+    pub fn reach(&self) -> usize {
+        (self.half[0].len() - 1) * self.step
     }
 
     /// Row pass of virtual row `v` (mirrored into the image) into its ring slot.
     fn row_pass(&mut self, v: i64) {
         let (w, h) = (self.src.width, self.src.height);
-        let r = self.radius();
+        let r = self.reach();
+        let step = self.step;
         let slot = v.rem_euclid(2 * r as i64 + 1) as usize;
         let sy = reflect(v, h as i64);
         let row = &self.src.data[sy * w..(sy + 1) * w];
@@ -286,6 +368,7 @@ impl<'a> RowDerivatives<'a> {
         }
         let taps = half[0].iter().zip(&half[1]).zip(&half[2]).enumerate();
         for (t, ((&k0, &k1), &k2)) in taps.skip(1) {
+            let t = t * step;
             let ahead = &self.padded[r + t..r + t + w];
             let behind = &self.padded[r - t..r - t + w];
             for x in 0..w {
@@ -300,7 +383,8 @@ impl<'a> RowDerivatives<'a> {
 
     /// Fills `lx … lyy` with the derivatives of row `y` (`y < height`).
     pub fn compute_row(&mut self, y: usize) {
-        let r = self.radius();
+        let r = self.reach();
+        let step = self.step as i64;
         let w = self.src.width;
         if w == 0 {
             return;
@@ -343,8 +427,9 @@ impl<'a> RowDerivatives<'a> {
         }
         let taps = half[0].iter().zip(&half[1]).zip(&half[2]).enumerate();
         for (t, ((&k0, &k1), &k2)) in taps.skip(1) {
-            let ahead = ring_row(p0, yi + t as i64);
-            let behind = ring_row(p0, yi - t as i64);
+            let t = t as i64 * step;
+            let ahead = ring_row(p0, yi + t);
+            let behind = ring_row(p0, yi - t);
             let (a0, b0) = (&p0[ahead.clone()], &p0[behind.clone()]);
             let (a1, b1) = (&p1[ahead.clone()], &p1[behind.clone()]);
             let (a2, b2) = (&p2[ahead], &p2[behind]);
