@@ -130,6 +130,18 @@ fn reflect(i: i64, n: i64) -> usize {
     m as usize
 }
 
+/// Fills `padded` (`row.len() + 2 * reach` long) with `row` and `reach`
+/// mirrored pixels on each side: the interior by one copy, only the borders
+/// through [`reflect`] (which divides).
+#[inline]
+fn pad_mirrored(row: &[f32], reach: usize, padded: &mut [f32]) {
+    let w = row.len();
+    padded[reach..reach + w].copy_from_slice(row);
+    for j in (0..reach).chain(reach + w..padded.len()) {
+        padded[j] = row[reflect(j as i64 - reach as i64, w as i64)];
+    }
+}
+
 /// Correlates every row with `kernel` (odd length, centred), mirror borders.
 pub(crate) fn filter_rows(src: &Plane, kernel: &[f32], dst: &mut Plane) {
     let w = src.width;
@@ -146,9 +158,7 @@ pub(crate) fn filter_rows(src: &Plane, kernel: &[f32], dst: &mut Plane) {
         .for_each(|(out_rows, in_rows)| {
             let mut padded = vec![0.0f32; w + 2 * r as usize];
             for (out, row) in out_rows.chunks_mut(w).zip(in_rows.chunks(w)) {
-                for (j, p) in padded.iter_mut().enumerate() {
-                    *p = row[reflect(j as i64 - r, w as i64)];
-                }
+                pad_mirrored(row, r as usize, &mut padded);
                 for (x, o) in out.iter_mut().enumerate() {
                     let window = &padded[x..x + kernel.len()];
                     *o = window.iter().zip(kernel).map(|(a, b)| a * b).sum();
@@ -209,9 +219,7 @@ pub(crate) fn smooth_in_place(plane: &mut Plane, sigma: f64, step: usize) {
         .for_each(|rows| {
             let mut padded = vec![0.0f32; w + 2 * reach as usize];
             for row in rows.chunks_mut(w) {
-                for (j, p) in padded.iter_mut().enumerate() {
-                    *p = row[reflect(j as i64 - reach, w as i64)];
-                }
+                pad_mirrored(row, reach as usize, &mut padded);
                 row.fill(0.0);
                 for (k, &kv) in kernel.iter().enumerate() {
                     let start = k * step;
@@ -352,9 +360,7 @@ impl<'a> RowDerivatives<'a> {
         let slot = v.rem_euclid(2 * r as i64 + 1) as usize;
         let sy = reflect(v, h as i64);
         let row = &self.src.data[sy * w..(sy + 1) * w];
-        for (j, p) in self.padded.iter_mut().enumerate() {
-            *p = row[reflect(j as i64 - r as i64, w as i64)];
-        }
+        pad_mirrored(row, r, &mut self.padded);
         let [r0, r1, r2] = &mut self.ring;
         let o0 = &mut r0[slot * w..(slot + 1) * w];
         let o1 = &mut r1[slot * w..(slot + 1) * w];
