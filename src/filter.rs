@@ -65,19 +65,50 @@ pub(crate) fn bilinear(
     y: f64,
     at: impl Fn(usize, usize) -> f32,
 ) -> f32 {
-    let fx = (x - 0.5).clamp(0.0, (width - 1) as f64);
-    let fy = (y - 0.5).clamp(0.0, (height - 1) as f64);
-    // Non-negative after the clamp (or NaN, which casts to 0 either way), so
-    // truncation is the floor, without a call to `floor` on baseline x86-64.
-    let x0 = fx as usize;
-    let y0 = fy as usize;
-    let x1 = (x0 + 1).min(width - 1);
-    let y1 = (y0 + 1).min(height - 1);
-    let ax = (fx - x0 as f64) as f32;
-    let ay = (fy - y0 as f64) as f32;
-    let top = at(x0, y0) * (1.0 - ax) + at(x1, y0) * ax;
-    let bottom = at(x0, y1) * (1.0 - ax) + at(x1, y1) * ax;
-    top * (1.0 - ay) + bottom * ay
+    Bilinear::at(width, height, x, y).blend(at)
+}
+
+/// The four pixels and two weights of a bilinear sample, to blend several
+/// channels at one position for the cost of one position.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bilinear {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+    ax: f32,
+    ay: f32,
+}
+
+impl Bilinear {
+    /// The sample at `(x, y)` of a `width` × `height` image (both ≥ 1); see
+    /// [`bilinear`].
+    #[inline]
+    pub fn at(width: usize, height: usize, x: f64, y: f64) -> Self {
+        let fx = (x - 0.5).clamp(0.0, (width - 1) as f64);
+        let fy = (y - 0.5).clamp(0.0, (height - 1) as f64);
+        // Non-negative after the clamp (or NaN, which casts to 0 either way), so
+        // truncation is the floor, without a call to `floor` on baseline x86-64.
+        let x0 = fx as usize;
+        let y0 = fy as usize;
+        Bilinear {
+            x0,
+            y0,
+            x1: (x0 + 1).min(width - 1),
+            y1: (y0 + 1).min(height - 1),
+            ax: (fx - x0 as f64) as f32,
+            ay: (fy - y0 as f64) as f32,
+        }
+    }
+
+    /// The blend of the image whose pixel `(px, py)` is `at(px, py)`.
+    #[inline]
+    pub fn blend(&self, at: impl Fn(usize, usize) -> f32) -> f32 {
+        let (ax, ay) = (self.ax, self.ay);
+        let top = at(self.x0, self.y0) * (1.0 - ax) + at(self.x1, self.y0) * ax;
+        let bottom = at(self.x0, self.y1) * (1.0 - ax) + at(self.x1, self.y1) * ax;
+        top * (1.0 - ay) + bottom * ay
+    }
 }
 
 /// Sampled Gaussian kernel of derivative `order` (0, 1 or 2) and standard deviation

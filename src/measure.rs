@@ -162,13 +162,21 @@ impl Section {
     /// Occlusion of `plane` at `d` along `nrm` from `p` against this section's
     /// skin, interpolated linearly between the two references.
     fn occlusion(&self, plane: &impl Sample, p: [f64; 2], nrm: [f64; 2], d: f64) -> f64 {
+        self.occlusion_of(
+            f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1])),
+            d,
+        )
+    }
+
+    /// [`Self::occlusion`] of `value`, the plane's sample at offset `d`.
+    fn occlusion_of(&self, value: f64, d: f64) -> f64 {
         let span = self.at[0] + self.at[1];
         let t = ((d + self.at[0]) / span.max(1e-9)).clamp(0.0, 1.0);
         let skin = self.skin[0] + t * (self.skin[1] - self.skin[0]);
         if skin <= 1e-6 {
             return 0.0;
         }
-        1.0 - f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1])) / skin
+        1.0 - value / skin
     }
 
     /// Whether offset `d` lies within the shaft's own profile.
@@ -198,6 +206,14 @@ fn section(plane: &impl Sample, p: [f64; 2], nrm: [f64; 2], reach: f64, dark: bo
             f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1]))
         })
         .collect();
+    section_of(&raw, reach, dark)
+}
+
+/// The [`section`] whose samples, at offsets `−k…k` × [`PROFILE_STEP_PX`] with
+/// `k` = round(`reach` / step), are `raw`.
+fn section_of(raw: &[f64], reach: f64, dark: bool) -> Section {
+    let k = (reach / PROFILE_STEP_PX).round() as i64;
+    debug_assert_eq!(raw.len() as i64, 2 * k + 1);
     let sign = if dark { 1.0 } else { -1.0 };
     let m = raw.len();
     // Smoothed over 2 px (5 samples), oriented so the shaft is a minimum.
@@ -346,21 +362,30 @@ pub(crate) fn measure(
     let end_fade_in_photo = ends.map(|e| matches!(e, EndProfile::Falls { whole: true, .. }));
     let end_dark_to_edge = ends.map(|e| e == EndProfile::DarkToEdge);
 
-    let mut colour_occlusion = [0.0; 3];
-    for (c, occlusion) in colour_occlusion.iter_mut().enumerate() {
-        let plane = prep.rgb.channel(c);
-        let mut v: Vec<f64> = (first..=last)
-            .map(|i| {
-                section(&plane, centerline[i], normals[i], reach, dark).occlusion(
-                    &plane,
-                    centerline[i],
-                    normals[i],
-                    0.0,
-                )
-            })
-            .collect();
-        *occlusion = median(&mut v).unwrap_or(0.0);
+    // Each channel's centre occlusion against its own skin reference: the three
+    // channels sampled together (one bilinear position for three values).
+    let k = (reach / PROFILE_STEP_PX).round() as i64;
+    let mut raw: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(2 * k as usize + 1));
+    let mut per_channel: [Vec<f64>; 3] =
+        std::array::from_fn(|_| Vec::with_capacity(last - first + 1));
+    for i in first..=last {
+        let (p, nrm) = (centerline[i], normals[i]);
+        raw.iter_mut().for_each(Vec::clear);
+        for j in -k..=k {
+            let d = j as f64 * PROFILE_STEP_PX;
+            let v = prep.rgb.sample_rgb(p[0] + d * nrm[0], p[1] + d * nrm[1]);
+            for (r, v) in raw.iter_mut().zip(v) {
+                r.push(f64::from(v));
+            }
+        }
+        for (c, v) in per_channel.iter_mut().enumerate() {
+            let s = section_of(&raw[c], reach, dark);
+            // The sample at offset 0 is the centre's, as `Section::occlusion`
+            // would read it at d = 0.
+            v.push(s.occlusion_of(raw[c][k as usize], 0.0));
+        }
     }
+    let colour_occlusion = per_channel.map(|mut v| median(&mut v).unwrap_or(0.0));
 
     // Median occlusion profile over the middle of the shaft.
     let mut profile: Vec<(f64, f64)> = Vec::with_capacity(offsets.len());

@@ -20,7 +20,7 @@
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use crate::filter::{bilinear, Plane, Sample, ROWS_PER_TASK};
+use crate::filter::{Bilinear, Plane, Sample, ROWS_PER_TASK};
 
 /// Floor added before the logarithm: one step of a 12-bit sensor in linear light.
 /// Keeps saturated-black pixels finite without compressing real dark detail.
@@ -65,32 +65,26 @@ impl LinearRgb<'_> {
         }
     }
 
-    /// Channel `c` (0 red, 1 green, 2 blue), to sample.
-    pub fn channel(&self, c: usize) -> Channel<'_> {
-        Channel { rgb: self, c }
-    }
-}
-
-/// One channel of a [`LinearRgb`].
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Channel<'a> {
-    rgb: &'a LinearRgb<'a>,
-    c: usize,
-}
-
-impl Sample for Channel<'_> {
+    /// Red, green and blue sampled bilinearly at `(x, y)` (pixel centres at
+    /// integer + 0.5, clamped to the image), the position computed once for the
+    /// three.
     #[inline]
-    fn sample(&self, x: f64, y: f64) -> f32 {
-        match self.rgb {
+    pub fn sample_rgb(&self, x: f64, y: f64) -> [f32; 3] {
+        match self {
             LinearRgb::Table {
                 width,
                 height,
                 raw,
                 lut,
-            } => bilinear(*width, *height, x, y, |px, py| {
-                lut[usize::from(raw[3 * (py * width + px) + self.c])]
-            }),
-            LinearRgb::Planes(planes) => planes[self.c].sample(x, y),
+            } => {
+                let b = Bilinear::at(*width, *height, x, y);
+                [0, 1, 2]
+                    .map(|c| b.blend(|px, py| lut[usize::from(raw[3 * (py * width + px) + c])]))
+            }
+            LinearRgb::Planes(planes) => {
+                let b = Bilinear::at(planes[0].width, planes[0].height, x, y);
+                [0, 1, 2].map(|c| b.blend(|px, py| planes[c].at(px, py)))
+            }
         }
     }
 }
@@ -139,9 +133,8 @@ impl Sample for ContrastPlane<'_> {
             // Bilinear sampling is linear, so the weighted sum of the channels'
             // samples is the sample of the weighted sum.
             ContrastPlane::Yellow(rgb) => {
-                let v: f32 = (0..3)
-                    .map(|c| YELLOW_WEIGHTS[c] * rgb.channel(c).sample(x, y))
-                    .sum();
+                let s = rgb.sample_rgb(x, y);
+                let v: f32 = (0..3).map(|c| YELLOW_WEIGHTS[c] * s[c]).sum();
                 v.max(0.0)
             }
         }
@@ -428,8 +421,9 @@ mod tests {
             }
             // Bilinear samples, inside and clamped past the border.
             for (x, y) in [(0.2, 0.3), (3.7, 2.25), (6.9, 4.9), (-2.0, 9.0)] {
+                let (ra, rb) = (a.rgb.sample_rgb(x, y), b.rgb.sample_rgb(x, y));
                 for c in 0..3 {
-                    let (sa, sb) = (a.rgb.channel(c).sample(x, y), b.rgb.channel(c).sample(x, y));
+                    let (sa, sb) = (ra[c], rb[c]);
                     assert!(
                         (sa - sb).abs() < 1e-6,
                         "({x}, {y}) channel {c}: {sa} vs {sb}"
