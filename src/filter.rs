@@ -332,8 +332,8 @@ pub(crate) struct RowDerivatives<'a> {
 }
 
 impl<'a> RowDerivatives<'a> {
-    #[cfg(test)]
     /// Derivatives of `src` at `sigma` (px); no row is computed yet.
+    #[cfg(test)]
     pub fn new(src: &'a Plane, sigma: f64) -> Self {
         Self::dilated(src, sigma, 1)
     }
@@ -379,14 +379,14 @@ impl<'a> RowDerivatives<'a> {
     }
 
     /// How far the kernels reach (px): taps × step.
-    pub fn reach(&self) -> usize {
+    fn reach_px(&self) -> usize {
         (self.half[0].len() - 1) * self.step
     }
 
     /// Row pass of virtual row `v` (mirrored into the image) into its ring slot.
     fn row_pass(&mut self, v: i64) {
         let (w, h) = (self.src.width, self.src.height);
-        let r = self.reach();
+        let r = self.reach_px();
         let step = self.step;
         let slot = v.rem_euclid(2 * r as i64 + 1) as usize;
         let sy = reflect(v, h as i64);
@@ -420,7 +420,7 @@ impl<'a> RowDerivatives<'a> {
 
     /// Fills `lx … lyy` with the derivatives of row `y` (`y < height`).
     pub fn compute_row(&mut self, y: usize) {
-        let r = self.reach();
+        let r = self.reach_px();
         let step = self.step as i64;
         let w = self.src.width;
         if w == 0 {

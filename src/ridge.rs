@@ -92,6 +92,20 @@ fn dilation(sigma: f64) -> usize {
     d
 }
 
+/// Smooths `plane`, already smoothed by a Gaussian of `from` px (0: not at all),
+/// further to `to` px (`to` > `from`): a Gaussian of √(to² − from²) whose taps
+/// lie `from` px apart (1 from an unsmoothed plane). From `D` to `2D`, as the
+/// ascending scales ask, that Gaussian spans √3 taps on a plane smoothed by
+/// `D` px: the conditions of [`RowDerivatives::dilated`].
+fn presmooth(plane: &mut Plane, from: usize, to: usize) {
+    let (from_px, to_px) = (from as f64, to as f64);
+    smooth_in_place(
+        plane,
+        (to_px * to_px - from_px * from_px).sqrt(),
+        from.max(1),
+    );
+}
+
 /// Per-pixel best ridge response over scales and polarities.
 #[derive(Clone, Debug)]
 pub(crate) struct RidgeMap {
@@ -405,12 +419,7 @@ pub(crate) fn detect(absorbance: &Plane, sigmas_px: &[f64]) -> RidgeMap {
         let step = dilation(sigma);
         if step > 1 && smoothed.as_ref().is_none_or(|(s, _)| *s != step) {
             let (from, mut plane) = smoothed.take().unwrap_or_else(|| (0, absorbance.clone()));
-            let (from_px, to_px) = (from as f64, step as f64);
-            smooth_in_place(
-                &mut plane,
-                (to_px * to_px - from_px * from_px).sqrt(),
-                from.max(1),
-            );
+            presmooth(&mut plane, from, step);
             smoothed = Some((step, plane));
         }
         let (src, tap_sigma) = match &smoothed {
@@ -572,8 +581,7 @@ mod tests {
                 let mut from = 0usize;
                 while from < step {
                     let to = (2 * from).max(2);
-                    let extra = ((to * to - from * from) as f64).sqrt();
-                    smooth_in_place(&mut smoothed, extra, from.max(1));
+                    presmooth(&mut smoothed, from, to);
                     from = to;
                 }
                 let mut direct = RowDerivatives::new(&p, sigma);
