@@ -896,6 +896,8 @@ pub fn analyze(
         })
         .collect();
     let kept_d_px: Vec<f64> = kept.iter().map(|&i| diameter_of(i)).collect();
+    // A cut tip's width falls over the blur on either side of it.
+    let tip_fall_px = 3.0 * blur_px.unwrap_or(1.0) + 2.0;
     // The kept strands' centrelines move into the results.
     let mut measured: Vec<Option<(i8, Measured)>> = measured.into_iter().map(Some).collect();
     let mut results: Vec<StrandResult> = Vec::new();
@@ -910,7 +912,7 @@ pub fn analyze(
         // shorter clipped hair) leaves only a step down in the strand's width.
         let hidden_shafts = if weight[index] > 0.0 {
             let near = 2.0 * d_px + blur_margin + 8.0;
-            width_steps(&m.station_width_px, emergence_end, trim_px)
+            width_steps(&m.station_width_px, emergence_end, trim_px, tip_fall_px)
                 .into_iter()
                 .filter(|&k| {
                     // A step where another strand ends is that strand leaving
@@ -1356,8 +1358,8 @@ fn gap_covered(plane: &Plane, background: &Background, a: &StrandEnd, b: &Strand
     covered as f64 >= GAP_COVERED_MIN * (n - 1) as f64
 }
 
-/// Smallest ratio of the wide to the narrow part of a strand, and smallest
-/// difference (px), for a step in its width to be another shaft ending inside it.
+/// Smallest fall in a strand's width for a step, as a fraction (over 1) of the
+/// strand's narrowest level and in px, to be another shaft ending inside it.
 const MERGED_MIN_RATIO: f64 = 1.3;
 const MERGED_MIN_STEP_PX: f64 = 2.0;
 
@@ -1391,89 +1393,171 @@ fn parts_from(
 
 /// Where a strand's width steps down, away from its emergence end: a shaft that
 /// ran merged with it (the hairs of one follicular unit leave their opening side
-/// by side) ends there. `widths` are [`Measured::station_width_px`];
-/// `proximal` is the emergence end (0 head, 1 tail), or `None` for either. The
-/// width is median-smoothed over 7 px and split into constant runs, each at least
-/// 8 px and one (median) width long, by repeated best splits; a split is a step
-/// where the wide side, read over one run length next to the split, and the
-/// narrow side's median differ by [`MERGED_MIN_RATIO`] and
-/// [`MERGED_MIN_STEP_PX`], wide on the emergence side (hairs of a unit fan out,
-/// so their merged width is widest where the shorter one ends). At most 3 steps.
-/// Both end zones are left out: where a shaft enters its opening, `end_zone_px`
-/// plus 4 px (the smoothing), and at least one width and 6 px; where it is cut,
-/// one width (at least 6 px) plus 4 px when `proximal` tells that end, else as
-/// the opening's.
-fn width_steps(widths: &[f64], proximal: Option<usize>, end_zone_px: f64) -> Vec<usize> {
+/// by side) ends there, at its cut tip. `widths` are
+/// [`Measured::station_width_px`], one station per px of centreline;
+/// `proximal` is the emergence end (0 head, 1 tail), or `None` for either (then
+/// the reading of the two that finds fewer steps). `end_zone_px` is left out at
+/// the emergence end (the opening widens the strand there) and `fall_px` at the
+/// cut end (its blurred tip), where each step may also take `fall_px` to fall.
+///
+/// The width is median-smoothed over 5 stations. A step at station `i` is a
+/// fall, read distally, from the median of the [`STEP_SIDE_STATIONS`] before `i`
+/// to the median of as many after `i + fall_px`, of [`MERGED_MIN_STEP_PX`] and of
+/// [`MERGED_MIN_RATIO`] of the strand's narrowest level, and
+/// [`STEP_MIN_SCATTERS`] times the scatter of the widths on either side: the
+/// middle of the strongest stations of each run of such stations,
+/// [`STEP_SIDE_STATIONS`] apart at least. Hairs of a unit fan out, so their
+/// merged width only grows, slowly, away from the opening, and falls where one
+/// ends. Where the width rises abruptly (another hair crossing, a flake beside
+/// it), the fall back to within [`MERGED_MIN_STEP_PX`] of the level before the
+/// rise is the end of that bump, no step; a fall that stays above it is one.
+fn width_steps(
+    widths: &[f64],
+    proximal: Option<usize>,
+    end_zone_px: f64,
+    fall_px: f64,
+) -> Vec<usize> {
+    match proximal {
+        Some(0) => distal_falls(widths, end_zone_px, fall_px, fall_px),
+        Some(_) => {
+            let reversed: Vec<f64> = widths.iter().rev().copied().collect();
+            let n = widths.len();
+            distal_falls(&reversed, end_zone_px, fall_px, fall_px)
+                .into_iter()
+                .map(|i| n - 1 - i)
+                .collect()
+        }
+        None => {
+            // Either end may be the opening: both end zones are its.
+            let head = distal_falls(widths, end_zone_px, end_zone_px, fall_px);
+            let reversed: Vec<f64> = widths.iter().rev().copied().collect();
+            let n = widths.len();
+            let tail: Vec<usize> = distal_falls(&reversed, end_zone_px, end_zone_px, fall_px)
+                .into_iter()
+                .map(|i| n - 1 - i)
+                .collect();
+            if head.len() <= tail.len() {
+                head
+            } else {
+                tail
+            }
+        }
+    }
+}
+
+/// Stations on each side of a width step over which its two levels are read.
+const STEP_SIDE_STATIONS: usize = 6;
+
+/// A rise of the width by this fraction of the level before it (and by twice
+/// [`MERGED_MIN_STEP_PX`]) across a step's reach is abrupt: something else
+/// joins the strand there. A fanning unit's merged width grows more slowly:
+/// three hairs 15° apart widen by 0.54 px per px, 6 px over a step's reach
+/// (11 px at the usual blur), half their merged width only while that is under
+/// 12 px.
+const ABRUPT_RISE_RATIO: f64 = 0.5;
+
+/// A step (or an abrupt rise) stands this many times clear of the scatter of
+/// the widths on either side of it (a robust sd): a shaft's edges are sharp and
+/// its width steady, where skin texture, a furrow or a vessel's are not, nor
+/// where the trace runs through something else.
+const STEP_MIN_SCATTERS: f64 = 4.0;
+
+/// [`width_steps`] with the emergence at station 0, `far_zone_px` left out at
+/// the other end.
+fn distal_falls(widths: &[f64], end_zone_px: f64, far_zone_px: f64, fall_px: f64) -> Vec<usize> {
     let n = widths.len();
-    let mut window = Vec::with_capacity(7);
+    let mut window = Vec::with_capacity(STEP_SIDE_STATIONS.max(5));
     let smooth: Vec<f64> = (0..n)
         .map(|i| {
             window.clear();
-            window.extend_from_slice(&widths[i.saturating_sub(3)..=(i + 3).min(n - 1)]);
+            window.extend_from_slice(&widths[i.saturating_sub(2)..=(i + 2).min(n - 1)]);
             median(&mut window).unwrap_or(0.0)
         })
         .collect();
-    let Some(typical) = median(&mut smooth.clone()) else {
+    let side = STEP_SIDE_STATIONS;
+    let fall = fall_px.max(1.0).ceil() as usize;
+    let lo = (end_zone_px + 3.0).max(6.0).ceil() as usize + side;
+    // The last station whose narrow side lies before the cut tip's fall.
+    let far = far_zone_px.max(1.0).ceil() as usize;
+    let Some(hi) = n.checked_sub(far + 2 + fall + side).filter(|&hi| hi >= lo) else {
         return Vec::new();
     };
-    let skip = typical.max(end_zone_px + 4.0).max(6.0).round() as usize;
-    let min_run = typical.max(8.0).round() as usize;
-    let mut prefix = vec![0.0; n + 1];
-    for (i, w) in smooth.iter().enumerate() {
-        prefix[i + 1] = prefix[i] + w;
-    }
-    let mean = |a: usize, b: usize| (prefix[b] - prefix[a]) / (b - a) as f64;
-    let mut steps = Vec::new();
-    // A cut tip blurs over a width: the distal end zone is one width (and the
-    // smoothing) where the emergence end is known.
-    let tip_skip = typical.max(6.0).round() as usize + 4;
-    let (lo, hi) = match proximal {
-        Some(0) => (skip, n.saturating_sub(tip_skip)),
-        Some(_) => (tip_skip, n.saturating_sub(skip)),
-        None => (skip, n.saturating_sub(skip)),
+    let mut level = |a: usize, b: usize| {
+        window.clear();
+        window.extend_from_slice(&smooth[a..b]);
+        median(&mut window).unwrap_or(0.0)
     };
-    if hi < lo + 2 * min_run {
-        return Vec::new();
-    }
-    let mut runs = vec![(lo, hi)];
-    while let Some((lo, hi)) = runs.pop() {
-        if hi - lo < 2 * min_run || steps.len() >= 3 {
+    // The raw widths' scatter about their level over a side (a robust sd).
+    let mut deviations = Vec::with_capacity(side);
+    let mut scatter = |a: usize, b: usize, level: f64| {
+        deviations.clear();
+        deviations.extend(widths[a..b].iter().map(|w| (w - level).abs()));
+        1.4826 * median(&mut deviations).unwrap_or(0.0)
+    };
+    // Per station from lo to hi: the fall (px) across it, read distally, the
+    // narrow side's level, and the larger scatter of the two sides.
+    let falls: Vec<(f64, f64, f64)> = (lo..=hi)
+        .map(|i| {
+            let before = level(i - side, i);
+            let after = level(i + fall, i + fall + side);
+            let spread =
+                scatter(i - side, i, before).max(scatter(i + fall, i + fall + side, after));
+            (before - after, after, spread)
+        })
+        .collect();
+    // A hair ending removes about its own width: the step is read against the
+    // narrowest level of the strand (the last hair alone, or the merged ones
+    // where none ends).
+    let narrowest = falls.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+    let is_step = |(drop, _, scatter): (f64, f64, f64)| {
+        drop >= MERGED_MIN_STEP_PX
+            && drop >= (MERGED_MIN_RATIO - 1.0) * narrowest
+            && drop >= STEP_MIN_SCATTERS * scatter
+    };
+    let mut steps: Vec<usize> = Vec::new();
+    let mut k = 0;
+    // The level the width had before an abrupt rise not yet fallen back from.
+    let mut bump_floor: Option<f64> = None;
+    while k < falls.len() {
+        let (drop, after, spread) = falls[k];
+        // An abrupt rise: something else joins the strand (a crossing hair, a
+        // flake); the fall back to the level before it ends that bump.
+        let rise = -drop;
+        let before = after - rise;
+        if rise >= 2.0 * MERGED_MIN_STEP_PX
+            && rise >= ABRUPT_RISE_RATIO * before
+            && rise >= STEP_MIN_SCATTERS * spread
+        {
+            bump_floor = Some(bump_floor.map_or(before, |f: f64| f.min(before)));
+            k += 1;
             continue;
         }
-        let total = mean(lo, hi);
-        let Some(split) = (lo + min_run..=hi - min_run).max_by(|&a, &b| {
-            let gain = |s: usize| {
-                ((s - lo) as f64) * (mean(lo, s) - total).powi(2)
-                    + ((hi - s) as f64) * (mean(s, hi) - total).powi(2)
-            };
-            gain(a).total_cmp(&gain(b))
-        }) else {
+        if !is_step(falls[k]) {
+            k += 1;
             continue;
-        };
-        // The wide side is read over min_run next to the split, the narrow side
-        // over its whole run: the hairs of a unit fan out, so their merged width
-        // grows until the shorter one ends.
-        let (Some(left_near), Some(right_near)) = (
-            median(&mut smooth[split - min_run..split].to_vec()),
-            median(&mut smooth[split..split + min_run].to_vec()),
-        ) else {
-            continue;
-        };
-        let (wide, wide_side, narrow_run) = if left_near >= right_near {
-            (left_near, 0, split..hi)
-        } else {
-            (right_near, 1, lo..split)
-        };
-        let Some(narrow) = median(&mut smooth[narrow_run].to_vec()) else {
-            continue;
-        };
-        if wide >= MERGED_MIN_RATIO * narrow
-            && wide - narrow >= MERGED_MIN_STEP_PX
-            && proximal.is_none_or(|p| p == wide_side)
-        {
-            steps.push(split);
-            runs.push((lo, split));
-            runs.push((split, hi));
+        }
+        // The strongest stations of this run of steps (the medians hold the
+        // largest fall over a stretch), and the middle of them.
+        let (mut best, mut last_best) = (k, k);
+        while k < falls.len() && is_step(falls[k]) {
+            if falls[k].0 > falls[best].0 {
+                (best, last_best) = (k, k);
+            } else if falls[k].0 == falls[best].0 {
+                last_best = k;
+            }
+            k += 1;
+        }
+        let best = (best + last_best) / 2;
+        if let Some(floor) = bump_floor {
+            if falls[best].1 <= floor + MERGED_MIN_STEP_PX {
+                bump_floor = None;
+                continue;
+            }
+        }
+        // The step lies between the two sides: halfway across the fall.
+        let i = lo + best + fall / 2;
+        if steps.last().is_none_or(|&last| i >= last + side) {
+            steps.push(i);
         }
     }
     steps
@@ -1789,13 +1873,13 @@ mod merged_tests {
         // A 17-px shaft with a 5-px one that runs on 32 px past it: 80 px in all
         // (the case of a thick shaft clipped shorter than its thin sibling).
         let w = profile(&[(17.0, 48), (5.0, 32)]);
-        let steps = width_steps(&w, Some(0), 20.0);
+        let steps = width_steps(&w, Some(0), 20.0, 5.0);
         assert_eq!(steps.len(), 1, "{steps:?}");
         // Placed where a whole run (one width) still fits on its narrow side.
         assert!((steps[0] as i64 - 48).abs() <= 8, "{steps:?}");
         // With either end possibly the opening, both end zones are the opening's
         // and the strand is too short to tell.
-        assert!(width_steps(&w, None, 20.0).is_empty());
+        assert!(width_steps(&w, None, 20.0, 5.0).is_empty());
     }
 
     #[test]
@@ -1824,14 +1908,14 @@ mod merged_tests {
         // Two shafts of 7 px side by side for 50 px from the opening (the head),
         // then one alone for 100 px.
         let w = profile(&[(14.0, 50), (7.0, 100)]);
-        let steps = width_steps(&w, Some(0), 10.0);
+        let steps = width_steps(&w, Some(0), 10.0, 5.0);
         assert_eq!(steps.len(), 1, "{steps:?}");
         assert!((steps[0] as i64 - 50).abs() <= 3, "{steps:?}");
         // The wide part must be on the emergence side: from the tail, a shaft
         // cannot end before the other has left the opening.
-        assert!(width_steps(&w, Some(1), 10.0).is_empty());
-        // Unknown emergence: either side.
-        assert_eq!(width_steps(&w, None, 10.0).len(), 1);
+        assert!(width_steps(&w, Some(1), 10.0, 5.0).is_empty());
+        // Unknown emergence: the reading with fewer steps, the tail's.
+        assert!(width_steps(&w, None, 10.0, 5.0).is_empty());
     }
 
     #[test]
@@ -1860,17 +1944,45 @@ mod merged_tests {
         // width next to the step (15.6 px) is not.
         let mut w: Vec<f64> = (0..60).map(|i| 11.0 + 5.0 * i as f64 / 60.0).collect();
         w.extend(profile(&[(11.0, 100)]));
-        let steps = width_steps(&w, Some(0), 10.0);
+        let steps = width_steps(&w, Some(0), 10.0, 5.0);
         assert_eq!(steps.len(), 1, "{steps:?}");
         assert!((steps[0] as i64 - 60).abs() <= 3, "{steps:?}");
         // Seen from the tail, the shorter hair cannot have left first.
-        assert!(width_steps(&w, Some(1), 10.0).is_empty());
+        assert!(width_steps(&w, Some(1), 10.0, 5.0).is_empty());
+    }
+
+    #[test]
+    fn a_hair_crossing_a_shaft_is_no_step_and_one_ending_after_it_is() {
+        // A 8-px shaft that another hair crosses over 14 px (a bump to 20 px):
+        // the fall at the bump's end returns to the level before it.
+        let w = profile(&[(8.0, 60), (20.0, 14), (8.0, 80)]);
+        assert!(width_steps(&w, Some(0), 10.0, 5.0).is_empty());
+        // A pair 16 px wide, crossed, then one of them ending: a step after the
+        // bump, which falls to the level before it only at the second fall.
+        let w = profile(&[(16.0, 50), (28.0, 14), (16.0, 40), (8.0, 60)]);
+        let steps = width_steps(&w, Some(0), 10.0, 5.0);
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        assert!((steps[0] as i64 - 104).abs() <= 3, "{steps:?}");
+    }
+
+    #[test]
+    fn a_fall_within_scattered_widths_is_no_step() {
+        // Widths scattering by ±4 px (skin texture along a furrow, or a trace
+        // running through something else) about a level that falls by 4 px.
+        let scatter = [0.0, 4.0, -4.0, 3.0, -3.0, 4.0, -4.0];
+        let w: Vec<f64> = (0..160)
+            .map(|i| if i < 80 { 12.0 } else { 8.0 } + scatter[i % 7])
+            .collect();
+        assert!(width_steps(&w, Some(0), 10.0, 5.0).is_empty());
+        // The same fall with the widths steady is a step.
+        let w = profile(&[(12.0, 80), (8.0, 80)]);
+        assert_eq!(width_steps(&w, Some(0), 10.0, 5.0).len(), 1);
     }
 
     #[test]
     fn three_shafts_leaving_one_by_one_are_two_steps() {
         let w = profile(&[(21.0, 60), (14.0, 60), (7.0, 90)]);
-        let mut steps = width_steps(&w, Some(0), 10.0);
+        let mut steps = width_steps(&w, Some(0), 10.0, 5.0);
         steps.sort_unstable();
         assert_eq!(steps.len(), 2, "{steps:?}");
         assert!((steps[0] as i64 - 60).abs() <= 3 && (steps[1] as i64 - 120).abs() <= 3);
@@ -1882,16 +1994,16 @@ mod merged_tests {
         let noisy: Vec<f64> = (0..200)
             .map(|i| 6.0 + [0.0, 1.0, -1.0, 0.5][i % 4])
             .collect();
-        assert!(width_steps(&noisy, Some(0), 20.0).is_empty());
+        assert!(width_steps(&noisy, Some(0), 20.0, 5.0).is_empty());
         // The dark opening widens the first 18 px, inside the 20-px end zone.
         let w = profile(&[(16.0, 18), (6.0, 150)]);
-        assert!(width_steps(&w, Some(0), 20.0).is_empty());
+        assert!(width_steps(&w, Some(0), 20.0, 5.0).is_empty());
         // A shaft that thins by a third over its whole length: its two halves'
         // medians differ by 1.5 px and a ratio of 1.2, under the step's limits.
         let taper: Vec<f64> = (0..150).map(|i| 9.0 - 3.0 * i as f64 / 150.0).collect();
-        assert!(width_steps(&taper, Some(0), 10.0).is_empty());
-        // Too short to hold two runs beyond the end zones.
-        assert!(width_steps(&profile(&[(14.0, 20), (7.0, 20)]), Some(0), 10.0).is_empty());
+        assert!(width_steps(&taper, Some(0), 10.0, 5.0).is_empty());
+        // Too short to hold both sides of a step beyond the end zones.
+        assert!(width_steps(&profile(&[(14.0, 14), (7.0, 14)]), Some(0), 10.0, 5.0).is_empty());
     }
 }
 
