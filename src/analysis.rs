@@ -665,10 +665,12 @@ pub fn analyze(
     // `mean_shafts` blanks them.
     let shafts: Vec<Shaft> = kept
         .iter()
-        .map(|&i| Shaft {
-            line: measured[i].1.centerline.as_slice(),
-            d_px: diameter_of(i),
-            leaves: [leaves_photo(i, 0), leaves_photo(i, 1)],
+        .map(|&i| {
+            Shaft::new(
+                measured[i].1.centerline.as_slice(),
+                diameter_of(i),
+                [leaves_photo(i, 0), leaves_photo(i, 1)],
+            )
         })
         .collect();
     let mean_shafts: Vec<Shaft> = kept
@@ -676,7 +678,7 @@ pub fn analyze(
         .zip(&shafts)
         .map(|(&i, &shaft)| match measured[i].1.channel {
             ContrastChannel::Mean => shaft,
-            ContrastChannel::Yellow => Shaft { line: &[], ..shaft },
+            ContrastChannel::Yellow => Shaft::new(&[], shaft.d_px, shaft.leaves),
         })
         .collect();
     // End `k` (0 the head, 1 the tail) of strand `i`: at the border, where it
@@ -1137,6 +1139,29 @@ struct Shaft<'a> {
     /// Whether its head, its tail, leaves the photo (a border end): the shaft
     /// runs on past it, so it is no end of the hair.
     leaves: [bool; 2],
+    /// The centreline's bounding box, `[x min, y min, x max, y max]`: an end
+    /// farther than the reach from it is farther from every point.
+    bounds: [f64; 4],
+}
+
+impl<'a> Shaft<'a> {
+    fn new(line: &'a [[f64; 2]], d_px: f64, leaves: [bool; 2]) -> Self {
+        let inf = f64::INFINITY;
+        let bounds = line.iter().fold([inf, inf, -inf, -inf], |b, p| {
+            [
+                b[0].min(p[0]),
+                b[1].min(p[1]),
+                b[2].max(p[0]),
+                b[3].max(p[1]),
+            ]
+        });
+        Shaft {
+            line,
+            d_px,
+            leaves,
+            bounds,
+        }
+    }
 }
 
 /// Whether the end `end` of strand `index` (with `inner` a few px inside it, and
@@ -1165,6 +1190,11 @@ fn ends_across_another(
             return false;
         }
         let reach = 0.5 * (d_px + other_d) + margin_px;
+        let [x0, y0, x1, y1] = shaft.bounds;
+        if end[0] < x0 - reach || end[0] > x1 + reach || end[1] < y0 - reach || end[1] > y1 + reach
+        {
+            return false;
+        }
         let Some((k, dist)) = line
             .iter()
             .map(|q| (q[0] - end[0]).hypot(q[1] - end[1]))
@@ -1755,11 +1785,7 @@ mod crossing_tests {
 
     /// A shaft with both ends in the field.
     fn shaft(line: &[[f64; 2]], d_px: f64) -> Shaft<'_> {
-        Shaft {
-            line,
-            d_px,
-            leaves: [false, false],
-        }
+        Shaft::new(line, d_px, [false, false])
     }
 
     /// Points 1 px apart from `from` to `to`.

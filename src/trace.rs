@@ -314,9 +314,20 @@ pub(crate) fn bridge(strands: Vec<Strand>, gap_factor: f64, max_angle_deg: f64) 
             });
         }
     }
+    // Ends sorted by x: a pair farther apart in x than the largest gap any two
+    // ends allow is never joined, so each end is paired only with those in that
+    // window (1 px wider, against rounding). Pairs keep their indices in `ends` (the lower first), so the order
+    // they are joined in does not depend on the sweep.
+    let widest_gap = ends.iter().map(|e| e.sigma_px).fold(0.0, f64::max) * 2.0 * gap_factor + 4.0;
+    let mut by_x: Vec<usize> = (0..ends.len()).collect();
+    by_x.sort_by(|&a, &b| ends[a].pos[0].total_cmp(&ends[b].pos[0]).then(a.cmp(&b)));
     let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
-    for i in 0..ends.len() {
-        for j in (i + 1)..ends.len() {
+    for (n, &first) in by_x.iter().enumerate() {
+        for &second in &by_x[n + 1..] {
+            if ends[second].pos[0] - ends[first].pos[0] > widest_gap {
+                break;
+            }
+            let (i, j) = (first.min(second), first.max(second));
             let (a, b) = (ends[i], ends[j]);
             if a.strand == b.strand
                 || strands[a.strand].polarity != strands[b.strand].polarity
