@@ -316,8 +316,9 @@ pub(crate) fn bridge(strands: Vec<Strand>, gap_factor: f64, max_angle_deg: f64) 
     }
     // Ends sorted by x: a pair farther apart in x than the largest gap any two
     // ends allow is never joined, so each end is paired only with those in that
-    // window (1 px wider, against rounding). Pairs keep their indices in `ends` (the lower first), so the order
-    // they are joined in does not depend on the sweep.
+    // window (1 px wider, against rounding). Pairs keep their indices in `ends`
+    // (the lower first), so the order they are joined in does not depend on the
+    // sweep.
     let widest_gap = ends.iter().map(|e| e.sigma_px).fold(0.0, f64::max) * 2.0 * gap_factor + 4.0;
     let mut by_x: Vec<usize> = (0..ends.len()).collect();
     by_x.sort_by(|&a, &b| ends[a].pos[0].total_cmp(&ends[b].pos[0]).then(a.cmp(&b)));
@@ -464,6 +465,31 @@ mod tests {
             let len = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
             assert!((len - 40.0).abs() < 1e-9, "{a:?} {b:?}");
         }
+    }
+
+    #[test]
+    fn a_gap_near_the_longest_is_bridged_past_ends_between_in_x() {
+        // A horizontal hair (σ 1 px, so gaps up to 2.5·2 + 3 = 8 px) broken
+        // over 7.5 px, and a vertical hair elsewhere whose ends lie between the
+        // gap's ends in x: they come between them in the sweep's order.
+        let strands = vec![
+            straight([0.0, 20.0], [20.0, 20.0], 1.0),
+            straight([27.5, 20.0], [47.5, 20.0], 1.0),
+            straight([23.0, 60.0], [24.0, 90.0], 1.0),
+        ];
+        let joined = bridge(strands, 2.5, 30.0);
+        assert_eq!(joined.len(), 2);
+        let horizontal = joined
+            .iter()
+            .find(|s| s.points.iter().all(|p| p.pos[1] == 20.0))
+            .map(|s| s.points.len());
+        assert_eq!(horizontal, Some(22));
+        // Over 8.5 px the gap is too long.
+        let strands = vec![
+            straight([0.0, 20.0], [20.0, 20.0], 1.0),
+            straight([28.5, 20.0], [48.5, 20.0], 1.0),
+        ];
+        assert_eq!(bridge(strands, 2.5, 30.0).len(), 2);
     }
 
     #[test]
