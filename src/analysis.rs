@@ -11,6 +11,7 @@ use crate::classes::{ClassLimits, ThicknessClass};
 use crate::error::{Error, Result};
 use crate::filter::Plane;
 use crate::measure::{measure, Measured, MIN_FIT_BLUR_PX};
+use crate::overlay::{self, FieldRect};
 use crate::preprocess::{prepare, Background, ContrastChannel};
 use crate::quality::{assess_planes, Quality};
 use crate::ridge::{detect, scale_ladder, RidgeMap};
@@ -61,6 +62,9 @@ pub struct Params {
     pub assume_srgb: bool,
     /// Largest image accepted (pixels).
     pub max_pixels: u64,
+    /// Leave burned-in bars along the photo's edges out of the field, and drawn
+    /// lines (a scale bar) out of the strands (see [`crate::overlay`]).
+    pub detect_overlays: bool,
 }
 
 impl Default for Params {
@@ -80,6 +84,7 @@ impl Default for Params {
             class_limits: ClassLimits::default(),
             assume_srgb: true,
             max_pixels: 100_000_000,
+            detect_overlays: true,
         }
     }
 }
@@ -211,6 +216,12 @@ pub struct Analysis {
     pub version: String,
     /// Image size.
     pub image: ImageDims,
+    /// The part of the photo analysed (px) when it is not all of it: the photo
+    /// without the bars burned in along its edges (see [`crate::overlay`]).
+    /// Field area, counts and densities are those of this rectangle. `None`
+    /// (and in saved analyses from before this field): the whole photo.
+    #[serde(default)]
+    pub field_px: Option<FieldRect>,
     /// Calibration used (µm/px).
     pub um_per_px: f64,
     /// Field area (cm²).
@@ -340,6 +351,49 @@ pub fn analyze(
             max_pixels: params.max_pixels,
         });
     }
+    let field = if params.detect_overlays {
+        overlay::field_of(image)
+    } else {
+        FieldRect::whole(width, height)
+    };
+    // Drawn graphics are filled in from the skin around them (a copy of the
+    // photo, only when it has any).
+    let erased = if params.detect_overlays {
+        overlay::erase_drawn(image)
+    } else {
+        None
+    };
+    let image = erased.as_ref().unwrap_or(image);
+    if field.is_whole(width, height) {
+        return Ok(analyze_field(image, calibration, params));
+    }
+    if field.width < MIN_SIDE_PX || field.height < MIN_SIDE_PX {
+        return Err(Error::ImageTooSmall {
+            width: field.width,
+            height: field.height,
+            min_side: MIN_SIDE_PX,
+        });
+    }
+    // The field without the bars, analysed as a photo of its own; its
+    // coordinates are then moved back into the photo's.
+    let cropped = image.crop_imm(field.x, field.y, field.width, field.height);
+    let mut a = analyze_field(&cropped, calibration, params);
+    let (dx, dy) = (f64::from(field.x), f64::from(field.y));
+    for s in &mut a.strands {
+        for p in s.centerline.iter_mut().chain(s.emergence.as_mut()) {
+            p[0] += dx;
+            p[1] += dy;
+        }
+    }
+    a.image = ImageDims { width, height };
+    a.field_px = Some(field);
+    Ok(a)
+}
+
+/// [`analyze`] of a photo whose every pixel is field (checked parameters and
+/// size).
+fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Params) -> Analysis {
+    let (width, height) = (image.width(), image.height());
     let um = calibration.um_per_px();
     let mut prep = prepare(image, params.assume_srgb);
     let quality = assess_planes(&prep.rgb, &prep.mean, um);
@@ -950,7 +1004,7 @@ pub fn analyze(
             count_weight: weight[index] + hidden_shafts as f64,
         });
     }
-    Ok(summarise(
+    summarise(
         results,
         width,
         height,
@@ -958,7 +1012,7 @@ pub fn analyze(
         params,
         blur_px.map(|b| b * um),
         quality,
-    ))
+    )
 }
 
 /// Stage 2 of [`analyze`]: the line detector over the scales of the searched
@@ -1729,6 +1783,7 @@ fn summarise(
     Analysis {
         version: env!("CARGO_PKG_VERSION").to_string(),
         image: ImageDims { width, height },
+        field_px: None,
         um_per_px: calibration.um_per_px(),
         field_area_cm2: area,
         hair_count,

@@ -46,6 +46,7 @@ pub mod eval;
 mod filter;
 pub mod growth;
 mod measure;
+pub mod overlay;
 pub mod photo;
 mod preprocess;
 pub mod quality;

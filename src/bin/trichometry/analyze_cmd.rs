@@ -65,10 +65,17 @@ pub fn run(args: AnalyzeArgs) -> Result<(), Error> {
 
 fn print_summary(path: &std::path::Path, a: &Analysis) {
     println!("{}", path.display());
-    println!(
-        "  field             {} × {} px at {} µm/px = {:.4} cm²",
-        a.image.width, a.image.height, a.um_per_px, a.field_area_cm2
-    );
+    match a.field_px {
+        None => println!(
+            "  field             {} × {} px at {} µm/px = {:.4} cm²",
+            a.image.width, a.image.height, a.um_per_px, a.field_area_cm2
+        ),
+        Some(f) => println!(
+            "  field             {} × {} px from ({}, {}) at {} µm/px = {:.4} cm² \
+             (bars burned in along the edges left out)",
+            f.width, f.height, f.x, f.y, a.um_per_px, a.field_area_cm2
+        ),
+    }
     println!(
         "  hairs             {:.1}  ({} strands traced)",
         a.hair_count,
