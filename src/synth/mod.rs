@@ -28,6 +28,7 @@
 //! a seed gives the same bytes on every platform and thread count.
 
 mod optics;
+mod overlay;
 mod pair;
 mod params;
 mod render;
@@ -43,6 +44,7 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 
 pub use optics::{hair_optics, linear_to_srgb, srgb_to_linear, HairOptics};
+pub use overlay::burn_in;
 pub use pair::{render_pair, SyntheticPair};
 pub use params::{ClassMix, ColourMix, PairChange, SceneParams, MAX_PIXELS, MIN_SIDE_PX};
 pub use scenario::Scenario;

@@ -1,0 +1,108 @@
+//! Burned-in graphics (a header bar with text, a scale bar with ticks and a
+//! label) do not change what is measured: generated photos with and without
+//! them, on seeds the overlay handling was not tuned on (it was tuned on none:
+//! its thresholds come from the flatness of drawn colour, measured on one
+//! photo, seed 101 of clipped dark).
+//!
+//! Run `cargo test --release --test overlay -- --nocapture` to print the
+//! figures.
+
+use image::DynamicImage;
+use trichometry::overlay::FieldRect;
+use trichometry::synth::{burn_in, render, Scenario, Truth};
+use trichometry::{analyze, Calibration, Params};
+
+const SEEDS: std::ops::RangeInclusive<u64> = 501..=508;
+
+/// Hairs of `truth` that emerge inside `rect` (the field with a bar burned in).
+fn true_count_in(truth: &Truth, rect: FieldRect) -> f64 {
+    let (x0, y0) = (f64::from(rect.x), f64::from(rect.y));
+    let (x1, y1) = (x0 + f64::from(rect.width), y0 + f64::from(rect.height));
+    truth
+        .hairs
+        .iter()
+        .filter(|h| {
+            let [x, y] = h.emergence_px;
+            h.emergence_in_field && x >= x0 && x < x1 && y >= y0 && y < y1
+        })
+        .count() as f64
+}
+
+#[test]
+fn burned_in_graphics_are_left_out_of_the_field_and_the_count() {
+    let params = Params::default();
+    let ignoring = Params {
+        detect_overlays: false,
+        ..Params::default()
+    };
+    let (mut err_plain, mut err_marked, mut moved, mut added_if_ignored) = (0.0, 0.0, 0.0, 0.0);
+    for seed in SEEDS {
+        let synth = render(&Scenario::ClippedDark.params(), seed).unwrap();
+        let cal = Calibration::new(synth.truth.um_per_px).unwrap();
+        let mut marked = synth.image.clone();
+        let field = burn_in(&mut marked, synth.truth.um_per_px, seed);
+        let plain = analyze(&DynamicImage::ImageRgb8(synth.image.clone()), &cal, &params).unwrap();
+        assert_eq!(
+            plain.field_px, None,
+            "seed {seed}: a plain photo is all field"
+        );
+        let marked = DynamicImage::ImageRgb8(marked);
+        let a = analyze(&marked, &cal, &params).unwrap();
+        let b = analyze(&marked, &cal, &ignoring).unwrap();
+
+        // The field is the photo below the bar, to the margin of its edge.
+        let f = a.field_px.expect("the bar is found");
+        assert_eq!((f.x, f.width), (0, field.width), "seed {seed}: {f:?}");
+        assert!(
+            (field.y..=field.y + 3).contains(&f.y),
+            "seed {seed}: field from row {}, bar ends at {}",
+            f.y,
+            field.y
+        );
+        let area = f64::from(f.width) * f64::from(f.height) * synth.truth.um_per_px.powi(2) / 1e8;
+        assert!((a.field_area_cm2 - area).abs() < 1e-12);
+        // No counted strand lies on the bar.
+        for s in a.strands.iter().filter(|s| s.count_weight > 0.0) {
+            assert!(
+                s.centerline.iter().all(|p| p[1] >= f64::from(f.y)),
+                "seed {seed}: strand {} runs on the bar",
+                s.id
+            );
+        }
+        let truth_all = true_count_in(&synth.truth, FieldRect::whole(640, 512));
+        let truth_field = true_count_in(&synth.truth, field);
+        // The plain photo's hairs that emerge in the field left by the bar.
+        let plain_in_field: f64 = plain
+            .strands
+            .iter()
+            .filter(|s| {
+                s.emergence
+                    .or_else(|| s.centerline.first().copied())
+                    .is_some_and(|p| p[1] >= f64::from(f.y))
+            })
+            .map(|s| s.count_weight)
+            .sum();
+        err_plain += (plain.hair_count - truth_all).abs();
+        err_marked += (a.hair_count - truth_field).abs();
+        moved += (a.hair_count - plain_in_field).abs();
+        added_if_ignored += b.hair_count - plain.hair_count;
+        println!(
+            "seed {seed}: true {truth_all} (in the field {truth_field}); plain {} ({plain_in_field} in the field); \
+             marked {}; marked, graphics not handled {}",
+            plain.hair_count, a.hair_count, b.hair_count
+        );
+    }
+    println!(
+        "sum |count error|: plain {err_plain}, marked {err_marked}; sum |marked - plain in the field| {moved}; \
+         hairs added when the graphics are not handled {added_if_ignored}"
+    );
+    // With the graphics handled, the count is as good as on the plain photos,
+    // and stays near the plain photo's count in the same field: 6 hairs apart
+    // over the eight photos when this was written (+2, −1, −1, +2), where the
+    // new border cuts hairs whose ends the count reads differently, and the
+    // photo's blur and noise levels, read without the bar, move a little.
+    // Not handled, the graphics add hairs (36 over the eight).
+    assert!(err_marked <= err_plain + 1.0, "{err_marked} vs {err_plain}");
+    assert!(moved <= 8.0, "{moved}");
+    assert!(added_if_ignored >= 8.0, "{added_if_ignored}");
+}
