@@ -12,11 +12,11 @@
 //! * **graphics inside the field** (a scale bar, its ticks, its label) are
 //!   filled in from the skin around them before the analysis.
 //!
-//! Both are told by what no camera records: colour flat to the last level. A
-//! bar's lines hold one colour, pixel after pixel, apart from its text; a
-//! drawn line holds one colour, at full scale in some channel, along a row or
-//! a column. Sensor noise and skin texture keep a photographed row or shaft
-//! from that.
+//! Both are told by what no camera records. A bar's lines hold one colour,
+//! apart from its text, and it ends in a step across the whole photo from one
+//! line to the next, which optical blur never leaves so sharp; a drawn line
+//! holds one colour to the level, at full scale in some channel, along a row
+//! or a column, which sensor noise and skin texture never do.
 //!
 //! Not handled: graphics drawn in black inside the field (dark shafts clip to
 //! black as well), and text written straight onto the skin without a bar (its
@@ -50,6 +50,13 @@ impl FieldRect {
         }
     }
 
+    /// Whether `p` (px, continuous) lies inside, `margin` px clear of the edges.
+    pub fn contains(&self, p: [f64; 2], margin: f64) -> bool {
+        let (x0, y0) = (f64::from(self.x), f64::from(self.y));
+        let (x1, y1) = (x0 + f64::from(self.width), y0 + f64::from(self.height));
+        p[0] >= x0 + margin && p[1] >= y0 + margin && p[0] < x1 - margin && p[1] < y1 - margin
+    }
+
     /// Whether this is the whole of a `width` × `height` photo.
     pub fn is_whole(&self, width: u32, height: u32) -> bool {
         *self == Self::whole(width, height)
@@ -57,27 +64,36 @@ impl FieldRect {
 }
 
 /// A colour channel within this many levels (of 255) of a bar's colour is that
-/// colour: flat areas of a JPEG file keep their colour to a level or two.
-const FLAT_TOLERANCE: u8 = 3;
+/// colour: JPEG compression (quality 50) moves a flat bar's pixels by a few
+/// levels, more next to its text.
+const FLAT_TOLERANCE: u8 = 8;
 
-/// The outermost line of a bar: this share of its pixels has the bar's colour…
-const BAR_EDGE_FLAT_SHARE: f64 = 0.8;
-
-/// …and this share of neighbouring pairs along it are the same colour to the
-/// level. Photographed skin reads 1 % or less (sensor noise), a heavily
-/// compressed JPEG (quality 40) up to 96 %: this alone proves nothing, the
-/// colour share above does, with it.
-const BAR_EDGE_IDENTICAL_SHARE: f64 = 0.6;
+/// The outermost line of a bar: this share of its pixels has the bar's colour.
+/// (Smooth skin can too: what tells a bar is where it ends, below.)
+const BAR_EDGE_FLAT_SHARE: f64 = 0.6;
 
 /// A line further in continues the bar while this share of its pixels has the
-/// bar's colour (the rest: its text). Photographed skin reads at most half
-/// against its own median colour (JPEG quality 40), and nearly none against a
-/// bar's colour, which is not skin's.
+/// bar's colour (the rest: its text).
 const BAR_INNER_FLAT_SHARE: f64 = 0.35;
+
+/// A bar ends in a hard step across the photo: between its last line and the
+/// next, this share of the pixels change by at least [`BAR_STEP_LEVELS`] in some
+/// channel. Photographed skin changes that much from one line to the next only
+/// at the edges of shafts, a few per cent of a line; optical blur spreads even
+/// those over several lines.
+const BAR_STEP_SHARE: f64 = 0.5;
+
+/// See [`BAR_STEP_SHARE`].
+const BAR_STEP_LEVELS: u8 = 24;
+
+/// A bar may hold this many lines in a row that keep less of its colour than
+/// [`BAR_INNER_FLAT_SHARE`] (dense text, smeared by JPEG compression) but do
+/// not end it in a step.
+const MAX_WEAK_LINES: usize = 3;
 
 /// Lines beyond a bar's last that are left out too: the anti-aliased or
 /// JPEG-ringing edge between bar and photo.
-const BAR_MARGIN_PX: u32 = 2;
+const BAR_MARGIN_PX: u32 = 4;
 
 /// A bar is at least this many lines deep (a single odd line at an edge is
 /// left alone).
@@ -128,17 +144,20 @@ fn rgb_at(image: &DynamicImage, x: u32, y: u32) -> [u8; 3] {
 }
 
 /// Lines of the bar along one edge (0 when none), the margin included;
-/// `lines` runs from the edge inwards.
+/// `lines` runs from the edge inwards. A bar is a run of lines from the edge,
+/// the first of one colour ([`BAR_EDGE_FLAT_SHARE`]), the others keeping it
+/// ([`BAR_INNER_FLAT_SHARE`]), that ends in a hard step to the photo
+/// ([`BAR_STEP_SHARE`]).
 fn bar_depth<L, P>(lines: L) -> u32
 where
     L: Iterator<Item = P>,
     P: Iterator<Item = [u8; 3]>,
 {
     let mut colour: Option<[u8; 3]> = None;
-    let mut depth = 0u32;
-    let mut ended = false;
-    let mut pixels = Vec::new();
-    for line in lines {
+    let mut weak = 0usize;
+    let (mut pixels, mut last): (Vec<[u8; 3]>, Vec<[u8; 3]>) = (Vec::new(), Vec::new());
+    // `depth`: the lines before this one, all of the bar.
+    for (depth, line) in (0u32..).zip(lines) {
         pixels.clear();
         pixels.extend(line);
         if pixels.is_empty() {
@@ -148,11 +167,7 @@ where
             Some(c) => c,
             None => {
                 let c = median_colour(&pixels);
-                let identical = pixels.windows(2).filter(|p| p[0] == p[1]).count();
-                let pairs = (pixels.len() - 1).max(1);
-                if flat_share(&pixels, c) < BAR_EDGE_FLAT_SHARE
-                    || (identical as f64) < BAR_EDGE_IDENTICAL_SHARE * pairs as f64
-                {
+                if flat_share(&pixels, c) < BAR_EDGE_FLAT_SHARE {
                     return 0;
                 }
                 colour = Some(c);
@@ -160,17 +175,34 @@ where
             }
         };
         if flat_share(&pixels, c) < BAR_INNER_FLAT_SHARE {
-            ended = true;
-            break;
+            let steps = pixels
+                .iter()
+                .zip(&last)
+                .filter(|(a, b)| {
+                    a.iter()
+                        .zip(b.iter())
+                        .any(|(u, v)| u.abs_diff(*v) >= BAR_STEP_LEVELS)
+                })
+                .count();
+            if steps as f64 >= BAR_STEP_SHARE * pixels.len() as f64 {
+                return if depth >= MIN_BAR_LINES {
+                    depth + BAR_MARGIN_PX
+                } else {
+                    0
+                };
+            }
+            // A line of dense text, or one that JPEG compression smeared.
+            weak += 1;
+            if weak > MAX_WEAK_LINES {
+                return 0;
+            }
+        } else {
+            weak = 0;
         }
-        depth += 1;
+        std::mem::swap(&mut pixels, &mut last);
     }
     // A "bar" that never ends within the lines given is the photo itself.
-    if !ended || depth < MIN_BAR_LINES {
-        0
-    } else {
-        depth + BAR_MARGIN_PX
-    }
+    0
 }
 
 /// Per-channel median of `pixels` (not empty).
@@ -220,6 +252,12 @@ const MIN_DRAWN_RUN: usize = 6;
 /// glyphs, each within a run's length of the next.
 const MAX_GROWTH_STEPS: usize = 8;
 
+/// Pixels of one run are within this many levels of its first in every
+/// channel. (JPEG compression moves a drawn colour by more; loosened to 8
+/// levels, with full scale from 240 and runs of 8, the runs took in bright
+/// smooth skin of JPEG photos without graphics, and their counts moved.)
+const RUN_TOLERANCE: u8 = 1;
+
 /// How far (px) a drawn pixel looks for skin in each of the four directions
 /// when it is filled in.
 const FILL_REACH_PX: usize = 64;
@@ -245,7 +283,11 @@ pub(crate) fn erase_drawn(image: &DynamicImage) -> Option<DynamicImage> {
     };
     let px = |x: usize, y: usize| rgb.get_pixel(x as u32, y as u32).0;
     let full = |p: [u8; 3]| p.iter().any(|&v| v >= FULL_LEVEL);
-    let alike = |a: [u8; 3], b: [u8; 3]| a.iter().zip(&b).all(|(u, v)| u.abs_diff(*v) <= 1);
+    let alike = |a: [u8; 3], b: [u8; 3]| {
+        a.iter()
+            .zip(&b)
+            .all(|(u, v)| u.abs_diff(*v) <= RUN_TOLERANCE)
+    };
     let mut drawn = vec![false; w * h];
     let mut any = false;
     // Runs along rows (dy = 0) and along columns.
