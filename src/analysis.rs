@@ -271,6 +271,14 @@ pub struct Analysis {
     pub strands: Vec<StrandResult>,
 }
 
+impl Analysis {
+    /// The rectangle analysed (px): [`Analysis::field_px`], or the whole photo.
+    pub fn field(&self) -> FieldRect {
+        self.field_px
+            .unwrap_or_else(|| FieldRect::whole(self.image.width, self.image.height))
+    }
+}
+
 /// Analyses one trichoscopy photo.
 ///
 /// # Counting convention

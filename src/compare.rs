@@ -949,22 +949,8 @@ pub(crate) fn hair_records(
         match_f[j] = Some(i);
     }
 
-    let (wb, hb) = (f64::from(base.image.width), f64::from(base.image.height));
-    let (wf, hf) = (
-        f64::from(follow.image.width),
-        f64::from(follow.image.height),
-    );
-    let in_overlap = |a: [f64; 2]| {
-        let q = t.apply(a);
-        a[0] >= 0.0
-            && a[1] >= 0.0
-            && a[0] < wb
-            && a[1] < hb
-            && q[0] >= 0.0
-            && q[1] >= 0.0
-            && q[0] < wf
-            && q[1] < hf
-    };
+    let (field_b, field_f) = (base.field(), follow.field());
+    let in_overlap = |a: [f64; 2]| field_b.contains(a, 0.0) && field_f.contains(t.apply(a), 0.0);
     let mid = |s: &StrandResult| s.centerline[s.centerline.len() / 2];
     let mut out = Vec::new();
     let record = |b: Option<&StrandResult>, f: Option<&StrandResult>, fate: HairFate| {

@@ -128,10 +128,8 @@ pub struct Growth {
 }
 
 fn clear_of_border(s: &StrandResult, a: &Analysis, margin: f64) -> bool {
-    let (w, h) = (f64::from(a.image.width), f64::from(a.image.height));
-    s.centerline
-        .iter()
-        .all(|p| p[0] > margin && p[1] > margin && p[0] < w - margin && p[1] < h - margin)
+    let field = a.field();
+    s.centerline.iter().all(|p| field.contains(*p, margin))
 }
 
 /// Per-hair growth between two photos of clipped hair `days` apart.

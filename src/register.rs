@@ -45,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{Analysis, StrandResult};
 use crate::error::{Error, Result};
 use crate::filter::{filter_cols, filter_rows, gaussian_kernel, Plane};
+use crate::overlay::FieldRect;
 use crate::preprocess::prepare;
 
 /// The similarity transform that maps baseline pixel positions to follow-up pixel
@@ -957,12 +958,37 @@ fn phase_correlation_seed(
 /// Overlap of both fields in baseline pixels: the follow-up frame mapped back,
 /// clipped to the baseline frame (Sutherland–Hodgman).
 pub fn overlap_polygon(t: &Similarity, baseline: [u32; 2], followup: [u32; 2]) -> Vec<[f64; 2]> {
-    let (wf, hf) = (f64::from(followup[0]), f64::from(followup[1]));
-    let poly: Vec<[f64; 2]> = [[0.0, 0.0], [wf, 0.0], [wf, hf], [0.0, hf]]
+    overlap_of_fields(
+        t,
+        FieldRect::whole(baseline[0], baseline[1]),
+        FieldRect::whole(followup[0], followup[1]),
+    )
+}
+
+/// [`overlap_polygon`] of two fields that need not be whole photos (photos
+/// with bars burned in along their edges: [`crate::Analysis::field`]).
+pub fn overlap_of_fields(
+    t: &Similarity,
+    baseline: FieldRect,
+    followup: FieldRect,
+) -> Vec<[f64; 2]> {
+    let (x0, y0) = (f64::from(followup.x), f64::from(followup.y));
+    let (x1, y1) = (
+        x0 + f64::from(followup.width),
+        y0 + f64::from(followup.height),
+    );
+    let (bx, by) = (f64::from(baseline.x), f64::from(baseline.y));
+    let poly: Vec<[f64; 2]> = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
         .iter()
-        .map(|q| t.invert(*q))
+        .map(|q| {
+            let p = t.invert(*q);
+            [p[0] - bx, p[1] - by]
+        })
         .collect();
-    clip_to_rect(&poly, f64::from(baseline[0]), f64::from(baseline[1]))
+    clip_to_rect(&poly, f64::from(baseline.width), f64::from(baseline.height))
+        .into_iter()
+        .map(|p| [p[0] + bx, p[1] + by])
+        .collect()
 }
 
 /// Sutherland–Hodgman clip of a polygon to `[0, w] × [0, h]`.
@@ -1154,14 +1180,11 @@ pub fn register(
             });
         }
     }
-    let poly = overlap_polygon(
-        &t,
-        [baseline.image.width, baseline.image.height],
-        [followup.image.width, followup.image.height],
-    );
+    let (field_b, field_f) = (baseline.field(), followup.field());
+    let poly = overlap_of_fields(&t, field_b, field_f);
     let overlap_px = polygon_area(&poly);
-    let smaller_px = (f64::from(baseline.image.width) * f64::from(baseline.image.height))
-        .min(f64::from(followup.image.width) * f64::from(followup.image.height) / (scale * scale));
+    let smaller_px = (f64::from(field_b.width) * f64::from(field_b.height))
+        .min(f64::from(field_f.width) * f64::from(field_f.height) / (scale * scale));
     if overlap_px < params.min_overlap_fraction * smaller_px {
         return Err(Error::Registration {
             message: format!(
@@ -1223,7 +1246,7 @@ mod tests {
     }
 
     #[test]
-    fn overlap_of_a_shifted_field() {
+    fn overlap_of_a_shifted_field_and_of_fields_without_their_bars() {
         let t = Similarity {
             dx_px: -50.0,
             dy_px: 0.0,
@@ -1234,5 +1257,27 @@ mod tests {
         // The follow-up frame maps back to x in [50, 150]: half the field overlaps.
         let a = polygon_area(&overlap_polygon(&t, [100, 100], [100, 100]));
         assert!((a - 5000.0).abs() < 1e-9, "{a}");
+        // With a 10-row bar along the top of the baseline and a 20-column bar
+        // along the left of the follow-up (which maps back to x ≥ 70), the
+        // overlap is x in [70, 100], y in [10, 100].
+        let base = FieldRect {
+            x: 0,
+            y: 10,
+            width: 100,
+            height: 90,
+        };
+        let follow = FieldRect {
+            x: 20,
+            y: 0,
+            width: 80,
+            height: 100,
+        };
+        let poly = overlap_of_fields(&t, base, follow);
+        let a = polygon_area(&poly);
+        assert!((a - 30.0 * 90.0).abs() < 1e-9, "{a}");
+        assert!(poly
+            .iter()
+            .all(|p| (70.0 - 1e-9..=100.0 + 1e-9).contains(&p[0])
+                && (10.0 - 1e-9..=100.0 + 1e-9).contains(&p[1])));
     }
 }
