@@ -331,13 +331,19 @@ impl Analysis {
 /// only. A strand cut by the border need only reach half the length and aspect
 /// limits of a hair: the border may hide most of a hair that emerges near it.
 ///
+/// # Overlays
+/// With [`Params::detect_overlays`] (the default), bars burned in along the
+/// photo's edges are left out of the field and graphics drawn inside it are
+/// filled in first (see [`crate::overlay`]); [`Analysis::field_px`] then gives
+/// the rectangle analysed, and the field area, count and densities are its.
+///
 /// # Units
 /// Widths and lengths in µm, areas in cm², densities in hairs/cm².
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for bad `params`, [`Error::ImageTooSmall`] for an
-/// image with a side under [`MIN_SIDE_PX`], [`Error::ImageTooLarge`] above
-/// `params.max_pixels`.
+/// image with a side under [`MIN_SIDE_PX`] (or a field under it once the bars
+/// are left out), [`Error::ImageTooLarge`] above `params.max_pixels`.
 pub fn analyze(
     image: &DynamicImage,
     calibration: &Calibration,
