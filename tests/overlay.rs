@@ -160,3 +160,48 @@ fn photos_without_graphics_are_analysed_whole_and_unchanged() {
         }
     }
 }
+
+#[test]
+fn a_burned_in_photo_s_truth_counts_the_field_below_the_bar() {
+    for scenario in [Scenario::ClippedDark, Scenario::ClippedJpeg] {
+        let plain = render(&scenario.params(), 601).unwrap();
+        let mut s = plain.clone();
+        s.burn_in_overlay().unwrap();
+        let f = s.truth.field_px.expect("the truth gives the field");
+        assert_eq!((f.x, f.width, f.y + f.height), (0, 640, 512));
+        let area = f64::from(f.width) * f64::from(f.height) * s.truth.um_per_px.powi(2) / 1e8;
+        assert!((s.truth.field_area_cm2 - area).abs() < 1e-15);
+        // A hair counts when it emerges below the bar, and not otherwise.
+        for (h, h0) in s.truth.hairs.iter().zip(&plain.truth.hairs) {
+            let below = h.emergence_px[1] >= f64::from(f.y);
+            assert_eq!(h.emergence_in_field, h0.emergence_in_field && below);
+        }
+        let n = s
+            .truth
+            .hairs
+            .iter()
+            .filter(|h| h.emergence_in_field)
+            .count();
+        assert_eq!(s.truth.summary.hair_count, n);
+        // The bar is in the photo (and in the JPEG file's bytes).
+        if let Some(bytes) = &s.jpeg_bytes {
+            assert_eq!(image::load_from_memory(bytes).unwrap().to_rgb8(), s.image);
+        }
+        let bar_row: Vec<_> = (0..640).map(|x| s.image.get_pixel(x, 0).0).collect();
+        assert_ne!(
+            bar_row,
+            (0..640)
+                .map(|x| plain.image.get_pixel(x, 0).0)
+                .collect::<Vec<_>>()
+        );
+        // The analysis finds the same field, to its margin.
+        let a = analyze(
+            &DynamicImage::ImageRgb8(s.image.clone()),
+            &Calibration::new(s.truth.um_per_px).unwrap(),
+            &Params::default(),
+        )
+        .unwrap();
+        let af = a.field_px.expect("the bar is found");
+        assert!((f.y..=f.y + 6).contains(&af.y), "{af:?} vs {f:?}");
+    }
+}

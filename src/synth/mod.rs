@@ -74,6 +74,35 @@ pub struct Synthetic {
 }
 
 impl Synthetic {
+    /// Burns a header bar with text and a 1 mm scale bar with its label into
+    /// the photo ([`burn_in`]), as a dermatoscope's export does, and restricts
+    /// the truth to the field left below the bar: a hair or opening under the
+    /// bar is not in the field, whose area is the rest's. A JPEG photo is coded
+    /// again at its quality, graphics and all.
+    ///
+    /// # Errors
+    /// [`Error::Image`] if the JPEG coding fails.
+    pub fn burn_in_overlay(&mut self) -> Result<()> {
+        let upp = self.truth.um_per_px;
+        let field = burn_in(&mut self.image, upp, self.truth.seed);
+        if let Some(q) = self.truth.jpeg_quality {
+            let (decoded, bytes) = jpeg_code(&self.image, q)?;
+            self.image = decoded;
+            self.jpeg_bytes = Some(bytes);
+        }
+        for h in &mut self.truth.hairs {
+            h.emergence_in_field &= field.contains(h.emergence_px, 0.0);
+        }
+        for u in &mut self.truth.follicular_units {
+            u.in_field &= field.contains(u.center_px, 0.0);
+        }
+        let area = f64::from(field.width) * f64::from(field.height) * upp * upp / 1e8;
+        self.truth.field_area_cm2 = area;
+        self.truth.field_px = Some(field);
+        self.truth.summary = summarize(&self.truth.hairs, area);
+        Ok(())
+    }
+
     /// Writes `dir/STEM.png` (or `dir/STEM.jpg` when the scene uses JPEG) and
     /// `dir/STEM.json` (the truth, pretty-printed), creating `dir` if needed.
     ///
@@ -175,24 +204,30 @@ pub(crate) fn shoot(
     match p.jpeg_quality {
         None => Ok((image, None)),
         Some(q) => {
-            let mem = || PathBuf::from("<in-memory JPEG>");
-            let mut bytes = Vec::new();
-            let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q);
-            image
-                .write_with_encoder(enc)
-                .map_err(|source| Error::Image {
-                    path: mem(),
-                    source,
-                })?;
-            let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
-                .map_err(|source| Error::Image {
-                    path: mem(),
-                    source,
-                })?
-                .to_rgb8();
+            let (decoded, bytes) = jpeg_code(&image, q)?;
             Ok((decoded, Some(bytes)))
         }
     }
+}
+
+/// `image` coded as JPEG of quality `q`: the decoded photo and the file's bytes.
+fn jpeg_code(image: &RgbImage, q: u8) -> Result<(RgbImage, Vec<u8>)> {
+    let mem = || PathBuf::from("<in-memory JPEG>");
+    let mut bytes = Vec::new();
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q);
+    image
+        .write_with_encoder(enc)
+        .map_err(|source| Error::Image {
+            path: mem(),
+            source,
+        })?;
+    let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+        .map_err(|source| Error::Image {
+            path: mem(),
+            source,
+        })?
+        .to_rgb8();
+    Ok((decoded, bytes))
 }
 
 /// Length (px) of the part of segment `a`–`b` inside `[0, w] × [0, h]`
@@ -344,6 +379,7 @@ pub(crate) fn build_truth(
         },
         um_per_px: upp,
         field_area_cm2: area,
+        field_px: None,
         blur_sigma_px: p.blur_sigma_px,
         jpeg_quality: p.jpeg_quality,
         hairs,

@@ -146,6 +146,11 @@ pub struct Truth {
     pub um_per_px: f64,
     /// Field area (cm²).
     pub field_area_cm2: f64,
+    /// The field (px) when graphics were burned in and a bar hides part of
+    /// the photo ([`crate::synth::Synthetic::burn_in_overlay`]); absent: the
+    /// whole photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_px: Option<crate::overlay::FieldRect>,
     /// Standard deviation of the Gaussian optical blur (px).
     pub blur_sigma_px: f64,
     /// JPEG quality the image was saved with, if any.

@@ -29,6 +29,11 @@ pub struct SynthArgs {
     /// Save as JPEG of this quality (1–100) instead of the scenario's format.
     #[arg(long)]
     jpeg_quality: Option<u8>,
+    /// Burn a header bar with text and a 1 mm scale bar into the photo, as a
+    /// dermatoscope's export does (the truth counts the field below the bar;
+    /// single-photo scenarios only).
+    #[arg(long)]
+    burn_in: bool,
 }
 
 /// Renders the requested scenario(s) into `--out`: `NAME-SEED.png` + `.json`, or for
@@ -55,6 +60,16 @@ pub fn run(args: SynthArgs) -> Result<(), trichometry::Error> {
         }
         let stem = format!("{}-{}", sc.name(), args.seed);
         if sc == Scenario::Pair {
+            if args.burn_in {
+                if args.scenario != "all" {
+                    return Err(trichometry::Error::InvalidParameter {
+                        name: "burn_in",
+                        value: 1.0,
+                        expected: "a single-photo scenario (`pair` has none burned in)",
+                    });
+                }
+                eprintln!("{stem}: a pair is written without burned-in graphics");
+            }
             let pair = synth::render_pair(&p, &PairChange::default(), args.seed)?;
             pair.write(&args.out, &stem)?;
             println!(
@@ -65,7 +80,10 @@ pub fn run(args: SynthArgs) -> Result<(), trichometry::Error> {
                 pair.truth.density_change_per_cm2
             );
         } else {
-            let s = synth::render(&p, args.seed)?;
+            let mut s = synth::render(&p, args.seed)?;
+            if args.burn_in {
+                s.burn_in_overlay()?;
+            }
             s.write(&args.out, &stem)?;
             println!(
                 "{}: {} hairs, {:.0} hairs/cm², mean width {:.1} µm",
