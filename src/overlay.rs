@@ -239,8 +239,10 @@ fn flat_share(pixels: &[[u8; 3]], c: [u8; 3]) -> f64 {
     pixels.iter().filter(|p| same_colour(**p, c)).count() as f64 / pixels.len().max(1) as f64
 }
 
-/// A channel within this many levels of full scale is full: the colours
-/// graphics are drawn in (white, yellow, green, red…) have at least one.
+/// A channel at this level or above is at full scale, at 255 minus it or
+/// below at none: the colours graphics are drawn in (white, yellow, green,
+/// red…) have every channel at one or the other, and one at least at full
+/// scale.
 const FULL_LEVEL: u8 = 251;
 
 /// Drawn pixels lie in runs, along a row or a column, of at least this many
@@ -266,10 +268,11 @@ const FILL_REACH_PX: usize = 64;
 /// filled in from the skin beside them, or `None` when it has none.
 ///
 /// A drawn pixel is one of a run along a row or a column, at least
-/// [`MIN_DRAWN_RUN`] long, of one colour to the level with a channel at full
-/// scale; a photographed shaft or flake keeps the noise of the sensor and
-/// stops short of full scale, except where the exposure clips it, and a
-/// clipped core filled in from its own flanks still reads as a shaft. The
+/// [`MIN_DRAWN_RUN`] long, of one drawing colour to the level (every channel
+/// at full scale or at none, one at least at full: [`FULL_LEVEL`]); a
+/// photographed shaft, flake or patch of bright skin keeps the noise of the
+/// sensor and the tint of skin, except where the exposure clips it white, and
+/// a clipped core filled in from its own flanks still reads as a shaft. The
 /// runs and the pixel around them (anti-aliasing, JPEG ringing) are each
 /// filled with the mean of the nearest other pixels up, down, left and
 /// right, weighted by the inverse of their distance: a hair crossing a thin
@@ -282,7 +285,14 @@ pub(crate) fn erase_drawn(image: &DynamicImage) -> Option<DynamicImage> {
         _ => std::borrow::Cow::Owned(image.to_rgb8()),
     };
     let px = |x: usize, y: usize| rgb.get_pixel(x as u32, y as u32).0;
-    let full = |p: [u8; 3]| p.iter().any(|&v| v >= FULL_LEVEL);
+    // A drawing colour: each channel at full scale or none, one at least at
+    // full scale (white, yellow, green, red…). Bright skin clips its red
+    // channel, not the others.
+    let full = |p: [u8; 3]| {
+        p.iter().any(|&v| v >= FULL_LEVEL)
+            && p.iter()
+                .all(|&v| v >= FULL_LEVEL || v <= u8::MAX - FULL_LEVEL)
+    };
     let alike = |a: [u8; 3], b: [u8; 3]| {
         a.iter()
             .zip(&b)
