@@ -62,8 +62,9 @@ pub struct Params {
     pub assume_srgb: bool,
     /// Largest image accepted (pixels).
     pub max_pixels: u64,
-    /// Leave burned-in bars along the photo's edges out of the field, and drawn
-    /// lines (a scale bar) out of the strands (see [`crate::overlay`]).
+    /// Leave burned-in bars along the photo's edges out of the field, and fill
+    /// in graphics drawn inside it (a scale bar) from the skin around them
+    /// (see [`crate::overlay`]).
     pub detect_overlays: bool,
 }
 
@@ -370,28 +371,29 @@ pub fn analyze(
     } else {
         FieldRect::whole(width, height)
     };
-    // Drawn graphics are filled in from the skin around them (a copy of the
-    // photo, only when it has any).
-    let erased = if params.detect_overlays {
-        overlay::erase_drawn(image)
-    } else {
-        None
-    };
-    let image = erased.as_ref().unwrap_or(image);
-    if field.is_whole(width, height) {
-        return Ok(analyze_field(image, calibration, params));
-    }
-    if field.width < MIN_SIDE_PX || field.height < MIN_SIDE_PX {
+    let whole = field.is_whole(width, height);
+    if !whole && (field.width < MIN_SIDE_PX || field.height < MIN_SIDE_PX) {
         return Err(Error::ImageTooSmall {
             width: field.width,
             height: field.height,
             min_side: MIN_SIDE_PX,
         });
     }
-    // The field without the bars, analysed as a photo of its own; its
-    // coordinates are then moved back into the photo's.
-    let cropped = image.crop_imm(field.x, field.y, field.width, field.height);
-    let mut a = analyze_field(&cropped, calibration, params);
+    // The field without the bars is analysed as a photo of its own (its
+    // coordinates are moved back into the photo's below), its drawn graphics
+    // filled in first from the skin around them: each step copies the photo
+    // only when it has bars or graphics.
+    let cropped = (!whole).then(|| image.crop_imm(field.x, field.y, field.width, field.height));
+    let image = cropped.as_ref().unwrap_or(image);
+    let erased = if params.detect_overlays {
+        overlay::erase_drawn(image)
+    } else {
+        None
+    };
+    let mut a = analyze_field(erased.as_ref().unwrap_or(image), calibration, params);
+    if whole {
+        return Ok(a);
+    }
     let (dx, dy) = (f64::from(field.x), f64::from(field.y));
     for s in &mut a.strands {
         for p in s.centerline.iter_mut().chain(s.emergence.as_mut()) {

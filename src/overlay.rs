@@ -15,12 +15,12 @@
 //! Both are told by what no camera records. A bar's lines hold one colour,
 //! apart from its text, and it ends in a step across the whole photo from one
 //! line to the next, which optical blur never leaves so sharp; a drawn line
-//! holds one colour to the level, at full scale in some channel, along a row
-//! or a column, which sensor noise and skin texture never do.
+//! holds one drawing colour to the level (every channel at full scale or at
+//! none) along a row or a column, which sensor noise and skin's tint never do.
 //!
 //! Not handled: graphics drawn in black inside the field (dark shafts clip to
-//! black as well), and text written straight onto the skin without a bar (its
-//! strokes are filled in where they are drawn in a full-scale colour).
+//! black as well), graphics that JPEG compression has moved off their colour,
+//! and text written straight onto the skin in another colour.
 
 use image::{DynamicImage, GenericImageView};
 use serde::{Deserialize, Serialize};

@@ -69,7 +69,8 @@ fn burned_in_graphics_are_left_out_of_the_field_and_the_count() {
                 s.id
             );
         }
-        let truth_all = true_count_in(&synth.truth, FieldRect::whole(640, 512));
+        let (w, h) = (synth.truth.image.width, synth.truth.image.height);
+        let truth_all = true_count_in(&synth.truth, FieldRect::whole(w, h));
         let truth_field = true_count_in(&synth.truth, field);
         // The plain photo's hairs that emerge in the field left by the bar.
         let plain_in_field: f64 = plain
