@@ -674,6 +674,23 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
                 .collect()
         })
         .collect();
+    // Per end: the ends of wider strands it branches off (see `branches_off`).
+    let branching: Vec<Vec<usize>> = all_ends
+        .par_iter()
+        .map(|b| {
+            all_ends
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| {
+                    t.strand != b.strand
+                        && measured[t.strand].1.channel == measured[b.strand].1.channel
+                        && branches_off(t, b, blur_margin)
+                        && gap_covered(&prep.mean, &background, t, b)
+                })
+                .map(|(j, _)| j)
+                .collect()
+        })
+        .collect();
     let gap = |a: usize, b: usize| {
         let (p, q) = (all_ends[a].pos, all_ends[b].pos);
         (p[0] - q[0]).hypot(p[1] - q[1])
@@ -689,29 +706,9 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             .min_by(|&x, &y| gap(a, x).total_cmp(&gap(a, y)))
     };
     let nearest: Vec<Option<usize>> = (0..all_ends.len()).map(nearest_link).collect();
-    let linked: Vec<Option<usize>> = (0..all_ends.len())
+    let mut linked: Vec<Option<usize>> = (0..all_ends.len())
         .map(|a| nearest[a].filter(|&b| nearest[b] == Some(a)))
         .collect();
-    let mut hair_of: Vec<usize> = (0..measured.len()).collect();
-    fn root(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
-    for (a, b) in linked.iter().enumerate() {
-        if let Some(b) = *b {
-            let (ra, rb) = (
-                root(&mut hair_of, all_ends[a].strand),
-                root(&mut hair_of, all_ends[b].strand),
-            );
-            hair_of[ra.max(rb)] = ra.min(rb);
-        }
-    }
-    for i in 0..hair_of.len() {
-        hair_of[i] = root(&mut hair_of, i);
-    }
 
     // An end within the border margin is inside the field when the whole fade past
     // it lies in the photo: the hair emerged in the field, close to its edge. A
@@ -816,6 +813,92 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
         EndKind::Crisp => sur < OPENING_SURROUND_MAX,
         EndKind::Border | EndKind::Crossing => false,
     };
+    // Forks: hairs of one opening that ran merged and parted. Their merged
+    // trunk is one strand (often too wide for its length to be kept as a
+    // hair), and the hairs' traces past the parting are strands whose ends
+    // branch off the trunk's end (`branches_off`). An end that two or more
+    // kept strands branch off, each off no other end, is such a trunk's end
+    // (where two hairs cross at a narrow angle, each arm beyond the crossing
+    // heads on the way of both arms before it); when the trunk's other end
+    // looks like an emergence, each branch is a hair that emerged there, and
+    // the trunk is none of its own.
+    let mut branched_by: Vec<Vec<usize>> = vec![Vec::new(); all_ends.len()];
+    for (e, f) in branching.iter().enumerate() {
+        for &f in f {
+            branched_by[f].push(e);
+        }
+    }
+    // Per end: the trunk end (strand, end) of the fork it branches from.
+    let mut fork_root: Vec<Option<(usize, usize)>> = vec![None; all_ends.len()];
+    // Per end: whether it is the trunk end of such a fork.
+    let mut fork_trunk = vec![false; all_ends.len()];
+    for (f, by) in branched_by.iter().enumerate() {
+        let trunk = all_ends[f].strand;
+        if !linkable[trunk] {
+            continue;
+        }
+        let mut branches: Vec<usize> = by
+            .iter()
+            .copied()
+            .filter(|&e| shape[all_ends[e].strand].is_some() && branching[e] == [f])
+            .collect();
+        branches.sort_by_key(|&e| all_ends[e].strand);
+        branches.dedup_by_key(|e| all_ends[*e].strand);
+        if branches.len() < 2 {
+            continue;
+        }
+        // Where two hairs cross at a narrow angle, their merged run has two
+        // arms at each end: no fork.
+        let far = usize::from(!all_ends[f].tail);
+        let far_arms = end_index[trunk][far].is_some_and(|g| {
+            branched_by[g]
+                .iter()
+                .any(|&e| shape[all_ends[e].strand].is_some())
+        });
+        let (kind, surround) = end_kind(trunk, far);
+        if far_arms || !emergence_like(kind, surround) {
+            continue;
+        }
+        fork_trunk[f] = true;
+        for e in branches {
+            fork_root[e] = Some((trunk, far));
+        }
+    }
+    // The trunk is no hair of its own, nor one with a branch: its end and the
+    // branches' ends are free.
+    for (f, &trunk) in fork_trunk.iter().enumerate() {
+        if trunk {
+            if let Some(g) = linked[f].take() {
+                linked[g] = None;
+            }
+            for &e in &branched_by[f] {
+                if fork_root[e].is_some() && linked[e] == Some(f) {
+                    linked[e] = None;
+                }
+            }
+        }
+    }
+    let mut hair_of: Vec<usize> = (0..measured.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for (a, b) in linked.iter().enumerate() {
+        if let Some(b) = *b {
+            let (ra, rb) = (
+                root(&mut hair_of, all_ends[a].strand),
+                root(&mut hair_of, all_ends[b].strand),
+            );
+            hair_of[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    for i in 0..hair_of.len() {
+        hair_of[i] = root(&mut hair_of, i);
+    }
+
     let mut pieces_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for &i in &kept {
         pieces_of.entry(hair_of[i]).or_default();
@@ -829,6 +912,9 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
     // head, 1 the tail) where its hair emerged.
     let mut weight = vec![0.0; kept.len()];
     let mut emergence_end: Vec<Option<usize>> = vec![None; kept.len()];
+    // Per kept strand: where its hair emerged, when not at one of its own ends
+    // (a fork's branch emerged where the trunk did).
+    let mut emerged_at: Vec<Option<[f64; 2]>> = vec![None; kept.len()];
     // Per strand: whether its hair leaves the photo (a free end at the border).
     let mut hair_at_border = vec![false; measured.len()];
     // Uncounted hairs that may have left a sibling's opening: (strand, end).
@@ -841,18 +927,26 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             .filter(|&(i, k)| end_index[i][k].is_none_or(|e| linked[e].is_none()))
             .map(|(i, k)| {
                 let (kind, surround) = end_kind(i, k);
+                let forked = end_index[i][k].is_some_and(|e| fork_root[e].is_some());
                 (
                     i,
                     k,
                     kind,
-                    shape[i].is_some() && emergence_like(kind, surround),
+                    shape[i].is_some() && (forked || emergence_like(kind, surround)),
                 )
             })
             .collect();
+        let end_of = |i: usize, k: usize| end_index[i][k];
+        let trunk = free
+            .iter()
+            .any(|f| end_of(f.0, f.1).is_some_and(|e| fork_trunk[e]));
         // Of the ends where it may have emerged, the one that fades longest.
-        let fade = |&(i, k, kind, _): &(usize, usize, EndKind, bool)| match kind {
-            EndKind::Fade => measured[i].1.end_transition_px[k],
-            _ => 0.0,
+        let fade = |&(i, k, kind, _): &(usize, usize, EndKind, bool)| match end_of(i, k)
+            .and_then(|e| fork_root[e])
+        {
+            Some((t, far)) => measured[t].1.end_transition_px[far],
+            None if kind == EndKind::Fade => measured[i].1.end_transition_px[k],
+            None => 0.0,
         };
         let emerged = free.iter().filter(|f| f.3).fold(
             None,
@@ -872,6 +966,7 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
         // The count goes to the piece where the hair emerged; with no emergence
         // told, to its longest hair-shaped piece.
         let carrier = match emerged {
+            _ if trunk => None,
             Some(&(i, k, _, _)) => Some((i, Some(k))),
             None if told_nothing => pieces
                 .iter()
@@ -900,6 +995,13 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             if let Some(k) = kept_index[i] {
                 weight[k] = 1.0;
                 emergence_end[k] = end;
+                emerged_at[k] = end
+                    .and_then(|e| end_of(i, e))
+                    .and_then(|e| fork_root[e])
+                    .map(|(t, far)| {
+                        let c = &measured[t].1.centerline;
+                        [c[0], c[c.len() - 1]][far]
+                    });
             }
         }
     }
@@ -932,7 +1034,7 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             continue;
         };
         let d = diameter_of(i);
-        let forks = emerged.iter().any(|&(j, q, u)| {
+        let parted = emerged.iter().find(|&&(j, q, u)| {
             j != i
                 && parts_from(
                     (p, v, d),
@@ -940,9 +1042,11 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
                     blur_margin,
                 )
         });
-        if let (true, Some(k)) = (forks, kept_index[i]) {
+        if let (Some(&(j, q, _)), Some(k)) = (parted, kept_index[i]) {
             weight[k] = 1.0;
             emergence_end[k] = Some(end);
+            // It emerged where the hair it parted from did.
+            emerged_at[k] = kept_index[j].and_then(|kj| emerged_at[kj]).or(Some(q));
         }
     }
     // Per kept strand: whether its hair counts elsewhere, by one of its pieces,
@@ -1003,8 +1107,9 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             0
         };
         let width_um = d_px * um;
-        let emergence =
-            emergence_end.map(|k| [m.centerline[0], m.centerline[m.centerline.len() - 1]][k]);
+        let emergence = emerged_at[index].or_else(|| {
+            emergence_end.map(|k| [m.centerline[0], m.centerline[m.centerline.len() - 1]][k])
+        });
         results.push(StrandResult {
             id: results.len(),
             centerline: m.centerline,
@@ -1398,6 +1503,32 @@ fn continues(a: &StrandEnd, b: &StrandEnd, max_gap_px: f64) -> Option<Continuati
     }
     let u = [d[0] / dist, d[1] / dist];
     (dot(a.out, u) >= cos_max && dot(b.out, u) <= -cos_max).then_some(Continuation::AcrossGap)
+}
+
+/// Least ratio of a fork's trunk diameter to its branches': the trunk holds
+/// them all side by side (a little narrower where they overlap, within the
+/// widths' scatter).
+const FORK_TRUNK_MIN_RATIO: f64 = 0.9;
+
+/// Whether end `b` branches off end `t` of a wider strand, as the trace of one
+/// hair of a follicular unit leaves the strand where the unit's hairs ran
+/// merged: `b` lies within `t`'s width of its end (up to `margin_px` across
+/// and beyond it), and heads on `t`'s way (within
+/// [`CONTINUATION_MAX_DEG`]). Unlike a continuation, the branch may start
+/// beside the trunk's axis, overlapping its end, where the hair parts from
+/// its sibling.
+fn branches_off(t: &StrandEnd, b: &StrandEnd, margin_px: f64) -> bool {
+    let dot = |u: [f64; 2], v: [f64; 2]| u[0] * v[0] + u[1] * v[1];
+    if b.polarity != t.polarity
+        || t.d_px < FORK_TRUNK_MIN_RATIO * b.d_px
+        || -dot(t.out, b.out) < CONTINUATION_MAX_DEG.to_radians().cos()
+    {
+        return false;
+    }
+    let d = [b.pos[0] - t.pos[0], b.pos[1] - t.pos[1]];
+    let along = dot(t.out, d);
+    let across = (t.out[0] * d[1] - t.out[1] * d[0]).abs();
+    along >= -t.d_px && along <= 0.5 * b.d_px + margin_px && across <= 0.5 * t.d_px + margin_px
 }
 
 /// Whether two ends that touch or ran past each other
@@ -2104,7 +2235,9 @@ mod merged_tests {
 #[cfg(test)]
 mod continuation_tests {
     use super::crossing_tests::line;
-    use super::{continues, gap_covered, strand_ends, x_junction, Continuation, StrandEnd};
+    use super::{
+        branches_off, continues, gap_covered, strand_ends, x_junction, Continuation, StrandEnd,
+    };
     use crate::filter::Plane;
     use crate::preprocess::Background;
 
@@ -2218,5 +2351,38 @@ mod continuation_tests {
             );
             assert_eq!(x_junction(&all[1], &all[2], &all), crossing);
         }
+    }
+
+    #[test]
+    fn the_traces_of_hairs_parting_from_their_merged_run_branch_off_its_end() {
+        // The merged run of two hairs: 14 px wide along y = 50 up to x = 60.
+        // Each hair's trace past the parting starts beside its axis, 4 px off,
+        // overlapping its end, and heads on its way 10° to one side.
+        let trunk = line([10.0, 50.0], [60.0, 50.0]);
+        let t = |b: &[[f64; 2]], d_b: f64| {
+            strand_ends([(1i8, &trunk[..], 14.0, 0.9), (1, b, d_b, 0.9)].into_iter())
+        };
+        let (c, s) = (10f64.to_radians().cos(), 10f64.to_radians().sin());
+        for side in [-1.0, 1.0] {
+            let b = line(
+                [56.0, 50.0 + 4.0 * side],
+                [56.0 + 60.0 * c, 50.0 + side * (4.0 + 60.0 * s)],
+            );
+            let e = t(&b, 8.0);
+            assert!(branches_off(&e[1], &e[2], 3.0), "side {side}");
+            // Not off the trunk's other end, nor off a trunk narrower than it.
+            assert!(!branches_off(&e[0], &e[2], 3.0));
+            let e = t(&b, 16.0);
+            assert!(!branches_off(&e[1], &e[2], 3.0));
+        }
+        // A hair crossing the trunk's end at 40° does not branch off it...
+        let (c, s) = (40f64.to_radians().cos(), 40f64.to_radians().sin());
+        let across = line([58.0, 50.0], [58.0 + 60.0 * c, 50.0 + 60.0 * s]);
+        let e = t(&across, 8.0);
+        assert!(!branches_off(&e[1], &e[2], 3.0));
+        // ...nor does a trace that starts past the trunk's width beside it.
+        let beside = line([56.0, 62.0], [116.0, 62.0]);
+        let e = t(&beside, 8.0);
+        assert!(!branches_off(&e[1], &e[2], 3.0));
     }
 }

@@ -301,3 +301,83 @@ fn a_shaft_with_no_contrast_in_the_mean_is_found_and_measured_in_the_yellow_chan
     assert!((s.width_um - 48.0).abs() <= 6.0, "width {} µm", s.width_um);
     assert_eq!(result.hair_count, 1.0);
 }
+
+/// Two opaque shafts of `radius_px` leaving one opening at (100, 100) side by
+/// side, `spread_deg` apart, 150 px long, each fading in over its first 12 px
+/// (where it enters the skin), on plain skin, blurred by σ = 1 px.
+fn fork(spread_deg: f64, radius_px: f64) -> DynamicImage {
+    let root = [100.0f64, 100.0];
+    let (base, len) = (40f64.to_radians(), 150.0);
+    let shafts: Vec<([f64; 2], [f64; 2])> = [-1.0f64, 1.0]
+        .iter()
+        .map(|&side| {
+            let a = base + side * 0.5 * spread_deg.to_radians();
+            let t = [a.cos(), a.sin()];
+            // The two emerge 4 px apart across their direction.
+            (
+                [root[0] + side * 2.0 * t[1], root[1] - side * 2.0 * t[0]],
+                t,
+            )
+        })
+        .collect();
+    // Opacity at a point: the strongest of the shafts over it.
+    let cover = |x: f64, y: f64| {
+        shafts.iter().fold(0.0f64, |c, (s, t)| {
+            let (dx, dy) = (x - s[0], y - s[1]);
+            let along = dx * t[0] + dy * t[1];
+            let across = (dx * t[1] - dy * t[0]).abs();
+            if (0.0..=len).contains(&along) && across < radius_px {
+                c.max((along / 12.0).min(1.0))
+            } else {
+                c
+            }
+        })
+    };
+    let (skin, hair) = ([0.60, 0.32, 0.25], [0.02, 0.015, 0.012]);
+    let linear = RgbImage::from_fn(320, 320, |x, y| {
+        let mut share = 0.0;
+        for i in 0..4 {
+            for j in 0..4 {
+                share += cover(
+                    f64::from(x) + (f64::from(i) + 0.5) / 4.0,
+                    f64::from(y) + (f64::from(j) + 0.5) / 4.0,
+                ) / 16.0;
+            }
+        }
+        let px = |c: usize| encode_srgb(skin[c] * (1.0 - share) + hair[c] * share);
+        Rgb([px(0), px(1), px(2)])
+    });
+    DynamicImage::ImageRgb8(imageproc::filter::gaussian_blur_f32(&linear, 1.0))
+}
+
+#[test]
+fn hairs_that_leave_one_opening_merged_and_part_count_once_each_where_they_emerged() {
+    // The merged run (the trunk) is one strand, sometimes too short for its
+    // width to be kept; each hair's trace past the parting continues it.
+    for (spread_deg, radius_px) in [
+        (12.0, 6.0),
+        (16.0, 6.0),
+        (20.0, 6.0),
+        (12.0, 4.0),
+        (20.0, 4.0),
+    ] {
+        let a = run(&fork(spread_deg, radius_px), 6.0);
+        assert_eq!(
+            a.hair_count, 2.0,
+            "{spread_deg}°, {radius_px} px: {:?}",
+            a.strands
+        );
+        for s in a.strands.iter().filter(|s| s.count_weight > 0.0) {
+            let e = s.emergence.unwrap();
+            assert!(
+                (e[0] - 100.0).hypot(e[1] - 100.0) < 6.0,
+                "{spread_deg}°, {radius_px} px: emergence {e:?}"
+            );
+            assert!(
+                (s.width_um - 12.0 * radius_px).abs() < 8.0,
+                "width {}",
+                s.width_um
+            );
+        }
+    }
+}
