@@ -1086,10 +1086,16 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
         // Hairs of one follicular unit that leave their opening side by side
         // read as one strand until they part; one that ends before they part (a
         // shorter clipped hair) leaves only a step down in the strand's width.
-        let hidden_shafts = if weight[index] > 0.0 {
-            let near = 2.0 * d_px + blur_margin + 8.0;
+        let steps = if weight[index] > 0.0 {
             width_steps(&m.station_width_px, emergence_end, trim_px, tip_fall_px)
-                .into_iter()
+        } else {
+            Vec::new()
+        };
+        let hidden_shafts = {
+            let near = 2.0 * d_px + blur_margin + 8.0;
+            steps
+                .iter()
+                .copied()
                 .filter(|&k| {
                     // A step where another strand ends is that strand leaving
                     // this one: a strand of its own, counted by its own ends, or
@@ -1103,8 +1109,14 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
                     })
                 })
                 .count()
+        };
+        // Where hairs ran merged up to a step, the strand's width is theirs
+        // together: each hair's is the one left past the last step.
+        // (Translucent shafts darken where they overlap more than they widen.)
+        let d_px = if m.amplitude.abs() >= MERGED_WIDTH_MIN_AMPLITUDE {
+            width_past_steps(&m.station_width_px, &steps, emergence_end, trim_px, d_px)
         } else {
-            0
+            d_px
         };
         let width_um = d_px * um;
         let emergence = emerged_at[index].or_else(|| {
@@ -1673,6 +1685,53 @@ fn width_steps(
     }
 }
 
+/// Least amplitude (occlusion) of a strand whose merged hairs widen it by
+/// their diameters: nearly opaque shafts, whose run side by side is as wide as
+/// their union.
+const MERGED_WIDTH_MIN_AMPLITUDE: f64 = 0.8;
+
+/// The diameter (px) of the hair that runs on alone past a strand's width
+/// `steps` (stations where a merged sibling ended; see [`width_steps`]), from
+/// the strand's fitted diameter `d_px`: less the fall from the median width
+/// over the strand's middle (past `end_zone_px` of each end) to the median
+/// width past the step farthest from the emergence end `proximal`, where at
+/// least [`STEP_SIDE_STATIONS`] stations lie past it (blur widens the run
+/// of two shafts by as much as one's, so their widths differ as the
+/// diameters do). `d_px` itself where there is no step, no known emergence
+/// end, or too little past it; never less than half of it.
+fn width_past_steps(
+    widths: &[f64],
+    steps: &[usize],
+    proximal: Option<usize>,
+    end_zone_px: f64,
+    d_px: f64,
+) -> f64 {
+    let n = widths.len();
+    let trim = (end_zone_px.ceil() as usize).min(n / 2);
+    let past = match (proximal, steps.iter().max(), steps.iter().min()) {
+        (Some(0), Some(&last), _) => (last + STEP_SIDE_STATIONS / 2)..(n - trim),
+        (Some(_), _, Some(&first)) => trim..first.saturating_sub(STEP_SIDE_STATIONS / 2),
+        _ => return d_px,
+    };
+    if past.len() < STEP_SIDE_STATIONS {
+        return d_px;
+    }
+    let mut alone: Vec<f64> = widths[past]
+        .iter()
+        .copied()
+        .filter(|w| w.is_finite())
+        .collect();
+    let mut middle: Vec<f64> = widths[trim..n - trim]
+        .iter()
+        .copied()
+        .filter(|w| w.is_finite())
+        .collect();
+    match (median(&mut alone), median(&mut middle)) {
+        (Some(a), Some(m)) if a < m => (d_px - (m - a)).max(0.5 * d_px),
+        _ => d_px,
+    }
+}
+
 /// Stations on each side of a width step over which its two levels are read.
 const STEP_SIDE_STATIONS: usize = 6;
 
@@ -2084,7 +2143,7 @@ mod crossing_tests {
 #[cfg(test)]
 mod merged_tests {
     use super::crossing_tests::line;
-    use super::{parts_from, widest_run_px, width_steps};
+    use super::{parts_from, widest_run_px, width_past_steps, width_steps};
 
     /// `runs` of (width px, length px) from the head.
     fn profile(runs: &[(f64, usize)]) -> Vec<f64> {
@@ -2126,6 +2185,33 @@ mod merged_tests {
         assert!(!parts_from(([130.0, 4.0], dir(10.0), 9.0), opening, 3.0));
         // Near the opening but beside the strand, not on it.
         assert!(!parts_from(([40.0, 20.0], dir(10.0), 9.0), opening, 3.0));
+    }
+
+    #[test]
+    fn the_width_past_the_last_step_is_the_hair_that_runs_on_alone() {
+        // Two 10-px shafts run merged (18 px) from the head for 60 stations;
+        // one runs on alone for 40 more. Fitted over the middle, 18.4 px.
+        let w = profile(&[(18.0, 60), (10.0, 40)]);
+        let d = width_past_steps(&w, &[60], Some(0), 5.0, 18.4);
+        assert!((d - 10.4).abs() < 1e-9, "{d}");
+        // From the tail, the same strand reversed.
+        let r: Vec<f64> = w.iter().rev().copied().collect();
+        let d = width_past_steps(&r, &[39], Some(1), 5.0, 18.4);
+        assert!((d - 10.4).abs() < 1e-9, "{d}");
+        // No step, no emergence end, or too few stations past the step: the
+        // fitted diameter stands.
+        assert_eq!(width_past_steps(&w, &[], Some(0), 5.0, 18.4), 18.4);
+        assert_eq!(width_past_steps(&w, &[60], None, 5.0, 18.4), 18.4);
+        assert_eq!(width_past_steps(&w, &[92], Some(0), 5.0, 18.4), 18.4);
+        // Never below half the fitted diameter.
+        let d = width_past_steps(
+            &profile(&[(40.0, 60), (4.0, 40)]),
+            &[60],
+            Some(0),
+            5.0,
+            20.0,
+        );
+        assert_eq!(d, 10.0);
     }
 
     #[test]
