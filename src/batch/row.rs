@@ -96,6 +96,9 @@ pub(crate) fn photo_error(err: &dyn std::error::Error, photo: &std::path::Path) 
 /// a cell is empty where the figure does not exist (error rows, no blur estimate).
 /// `reliable`, `edge_blur_sigma_um` and `quality_issues` (the issue kinds, joined
 /// by `;`) are the photo's [`Quality`](crate::quality::Quality) verdict.
+/// `field_x_px` … `field_height_px` are the rectangle analysed
+/// ([`Analysis::field`](crate::Analysis::field)): the whole photo unless bars
+/// burned in along its edges were left out.
 pub const RESULT_COLUMNS: &[&str] = &[
     "path",
     "status",
@@ -103,6 +106,10 @@ pub const RESULT_COLUMNS: &[&str] = &[
     "width_px",
     "height_px",
     "field_area_cm2",
+    "field_x_px",
+    "field_y_px",
+    "field_width_px",
+    "field_height_px",
     "hair_count",
     "density_per_cm2",
     "density_ci95_low_per_cm2",
@@ -152,6 +159,7 @@ pub(crate) struct LineHead {
 pub(crate) struct AnalysisHead {
     image: Option<Dims>,
     field_area_cm2: Option<f64>,
+    field_px: Option<Field>,
     hair_count: Option<f64>,
     density_per_cm2: Option<f64>,
     density_ci95_per_cm2: Option<[Option<f64>; 2]>,
@@ -189,6 +197,15 @@ struct IssueHead {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Dims {
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Field {
+    x: Option<u32>,
+    y: Option<u32>,
     width: Option<u32>,
     height: Option<u32>,
 }
@@ -254,11 +271,21 @@ impl LineHead {
         let ci = a.density_ci95_per_cm2.unwrap_or([None, None]);
         let classes = a.class_density_per_cm2.as_ref();
         let quality = a.quality.as_ref();
+        // No `field_px` (older results, or none left out): the whole photo.
+        let field = match (&a.field_px, dims) {
+            (Some(f), _) => [f.x, f.y, f.width, f.height],
+            (None, Some(d)) => [Some(0), Some(0), d.width, d.height],
+            (None, None) => [None; 4],
+        };
         r.extend([
             cell(self.um_per_px),
             cell(dims.and_then(|d| d.width)),
             cell(dims.and_then(|d| d.height)),
             cell(a.field_area_cm2),
+            cell(field[0]),
+            cell(field[1]),
+            cell(field[2]),
+            cell(field[3]),
             cell(a.hair_count),
             cell(a.density_per_cm2),
             cell(ci[0]),
@@ -325,6 +352,9 @@ mod tests {
         assert_eq!(get("date"), "");
         assert_eq!(get("um_per_px"), "6");
         assert_eq!(get("width_px"), "200");
+        // No field given: the whole photo.
+        assert_eq!(get("field_x_px"), "0");
+        assert_eq!(get("field_height_px"), "160");
         assert_eq!(get("hair_count"), "2.5");
         assert_eq!(get("density_ci95_low_per_cm2"), "1");
         assert_eq!(get("density_ci95_high_per_cm2"), "");
@@ -334,6 +364,29 @@ mod tests {
         assert_eq!(get("quality_issues"), "blurred;low_contrast");
         assert_eq!(get("strands"), "3");
         assert_eq!(get("error"), "");
+    }
+
+    #[test]
+    fn a_field_left_by_burned_in_bars_has_its_columns() {
+        let line = r#"{"path":"c.png","status":"ok","error":null,"um_per_px":3.0,"metadata":{},
+            "analysis":{"image":{"width":1280,"height":1024},
+            "field_px":{"x":0,"y":56,"width":1280,"height":968},"strands":[]}}"#;
+        let head: LineHead = serde_json::from_str(line).unwrap();
+        let header = LineHead::csv_header(&BTreeSet::new());
+        let record = head.csv_record(&BTreeSet::new());
+        let get = |name: &str| {
+            let i = header.iter().position(|h| h == name).unwrap();
+            record[i].as_str()
+        };
+        let field = [
+            "field_x_px",
+            "field_y_px",
+            "field_width_px",
+            "field_height_px",
+        ]
+        .map(get);
+        assert_eq!(field, ["0", "56", "1280", "968"]);
+        assert_eq!(get("height_px"), "1024");
     }
 
     #[test]
