@@ -16,7 +16,7 @@ use crate::preprocess::{prepare, Background, ContrastChannel};
 use crate::quality::{assess_planes, Quality};
 use crate::ridge::{detect, scale_ladder, RidgeMap};
 use crate::stats::{median, poisson_ci95};
-use crate::trace::{bridge, trace, Strand, TraceParams};
+use crate::trace::{bridge, split_at_corners, trace, Strand, TraceParams};
 
 /// Smallest side accepted by [`analyze`] (px): a few shaft widths plus filter support.
 pub const MIN_SIDE_PX: u32 = 16;
@@ -1159,7 +1159,8 @@ pub(crate) fn detect_ridges(absorbance: &Plane, params: &Params, um_per_px: f64)
 }
 
 /// Stage 3 of [`analyze`]: hysteresis tracing, then gaps bridged across
-/// crossings (up to 2.5 widths, 30° off line).
+/// crossings (up to 2.5 widths, 30° off line), then traces split where they
+/// turn a corner no hair turns ([`split_at_corners`]).
 pub(crate) fn trace_strands(ridge: &RidgeMap, params: &Params) -> Vec<Strand> {
     let strands = trace(
         ridge,
@@ -1169,6 +1170,14 @@ pub(crate) fn trace_strands(ridge: &RidgeMap, params: &Params) -> Vec<Strand> {
         },
     );
     bridge(strands, 2.5, 30.0)
+        .into_iter()
+        .flat_map(|s| {
+            let polarity = s.polarity;
+            split_at_corners(s.points)
+                .into_iter()
+                .map(move |points| Strand { points, polarity })
+        })
+        .collect()
 }
 
 /// The pixels within reach of a set of centrelines, each point's disc of the

@@ -423,6 +423,84 @@ pub(crate) fn bridge(strands: Vec<Strand>, gap_factor: f64, max_angle_deg: f64) 
     out
 }
 
+/// The direction (unit) from `a` to `b`, or `None` where they coincide.
+fn heading(a: [f64; 2], b: [f64; 2]) -> Option<[f64; 2]> {
+    let v = [b[0] - a[0], b[1] - a[1]];
+    let l = v[0].hypot(v[1]);
+    (l > 1e-9).then(|| [v[0] / l, v[1] / l])
+}
+
+/// Arc length on either side of a point over which a trace's turn there is
+/// read, in detection scales σ (about 1.5 shaft widths).
+const CORNER_REACH_SIGMAS: f64 = 3.0;
+
+/// Largest turn (degrees) of a hair between the chords
+/// [`CORNER_REACH_SIGMAS`] before and after a point. A hair bent that much
+/// over about three widths would have a bend radius under two widths; scalp
+/// hair, even tightly curled, bends far less.
+const MAX_CORNER_DEG: f64 = 45.0;
+
+/// Least ratio of chord to arc of each piece a corner splits a trace into: two
+/// shafts meeting at an angle are each straight, while a vessel or the rim of
+/// a flake meanders, and its pieces would pass as shafts.
+const CORNER_PIECE_STRAIGHTNESS: f64 = 0.9;
+
+/// Splits a trace where it turns a corner no hair turns (see
+/// [`MAX_CORNER_DEG`]), at the sharpest such point first, when both pieces are
+/// straight ([`CORNER_PIECE_STRAIGHTNESS`]): two shafts that meet at an angle,
+/// as where hairs of one opening fan out wide, traced around the join as
+/// one. (A blurred join is round, so the walk's turn per step stays within
+/// [`MAX_STEP_TURN_DEG`] all the way around.)
+pub(crate) fn split_at_corners(points: Vec<StrandPoint>) -> Vec<Vec<StrandPoint>> {
+    let (reach_sigmas, max_deg) = (CORNER_REACH_SIGMAS, MAX_CORNER_DEG);
+    let n = points.len();
+    let mut arc = vec![0.0; n];
+    for i in 1..n {
+        let (a, b) = (points[i - 1].pos, points[i].pos);
+        arc[i] = arc[i - 1] + (b[0] - a[0]).hypot(b[1] - a[1]);
+    }
+    let mut worst: Option<(f64, usize)> = None;
+    let (mut lo, mut hi) = (0, 0);
+    for i in 0..n {
+        let reach = (reach_sigmas * points[i].sigma_px).max(2.0);
+        while arc[i] - arc[lo] > reach {
+            lo += 1;
+        }
+        while hi + 1 < n && arc[hi] - arc[i] < reach {
+            hi += 1;
+        }
+        if arc[i] - arc[lo] < 0.75 * reach || arc[hi] - arc[i] < 0.75 * reach {
+            continue;
+        }
+        let (Some(before), Some(after)) = (
+            heading(points[lo].pos, points[i].pos),
+            heading(points[i].pos, points[hi].pos),
+        ) else {
+            continue;
+        };
+        let turn = angle_between(before, after);
+        if turn > max_deg && worst.is_none_or(|(t, _)| turn > t) {
+            worst = Some((turn, i));
+        }
+    }
+    let straight = |a: usize, b: usize| {
+        let (p, q) = (points[a].pos, points[b].pos);
+        let chord = (p[0] - q[0]).hypot(p[1] - q[1]);
+        chord >= CORNER_PIECE_STRAIGHTNESS * (arc[b] - arc[a])
+    };
+    let worst = worst.filter(|&(_, i)| straight(0, i) && straight(i, n - 1));
+    match worst {
+        None => vec![points],
+        Some((_, i)) => {
+            let mut head = points;
+            let tail = head.split_off(i);
+            let mut parts = split_at_corners(head);
+            parts.extend(split_at_corners(tail));
+            parts
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,5 +691,55 @@ mod pipeline_tests {
         // walk may take both pixels of a cross-section now and then), never twice.
         assert!(longest > 100, "{longest}");
         assert!(longest < 236, "{longest}");
+    }
+
+    /// Points 1 px apart along `f(t)`, `t` in `0..=n` (σ = 2 px).
+    fn walk_of(n: usize, f: impl Fn(f64) -> [f64; 2]) -> Vec<StrandPoint> {
+        (0..=n)
+            .map(|k| StrandPoint {
+                pos: f(k as f64),
+                sigma_px: 2.0,
+                snr: 10.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_trace_around_the_join_of_two_straight_shafts_is_split_there() {
+        // 60 px along +x, then round a corner of radius 3 px (as blur rounds
+        // it), then 60 px along +y: two shafts meeting at 90°.
+        let r = 3.0;
+        let quarter = std::f64::consts::FRAC_PI_2 * r;
+        let corner = walk_of(120 + quarter.round() as usize, |t| {
+            if t <= 60.0 {
+                [t, 0.0]
+            } else if t <= 60.0 + quarter {
+                let a = (t - 60.0) / r;
+                [60.0 + r * a.sin(), r - r * a.cos()]
+            } else {
+                [60.0 + r, r + (t - 60.0 - quarter)]
+            }
+        });
+        let parts = split_at_corners(corner);
+        assert_eq!(parts.len(), 2);
+        assert!(
+            parts.iter().all(|p| p.len() > 55),
+            "{:?}",
+            parts.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        // A hair bent on a radius of 100 px (600 µm at 6 µm/px) stays whole.
+        let arc = walk_of(150, |t| {
+            [100.0 * (t / 100.0).sin(), 100.0 - 100.0 * (t / 100.0).cos()]
+        });
+        assert_eq!(split_at_corners(arc).len(), 1);
+        // So does a meander with sharp turns whose pieces would not be
+        // straight (a vessel): a zigzag of 8 px legs.
+        let zigzag = walk_of(160, |t| {
+            let leg = (t / 8.0).floor();
+            let u = t - 8.0 * leg;
+            let y = if leg as i64 % 2 == 0 { u } else { 8.0 - u };
+            [t * 0.7, y]
+        });
+        assert_eq!(split_at_corners(zigzag).len(), 1);
     }
 }

@@ -381,3 +381,27 @@ fn hairs_that_leave_one_opening_merged_and_part_count_once_each_where_they_emerg
         }
     }
 }
+
+#[test]
+fn hairs_that_fan_out_wide_from_one_opening_are_two_hairs() {
+    // Traced round the blurred join as one strand, a wide V bends more than a
+    // hair does: one hair counted, or none (a strand that curls back on itself
+    // is no hair).
+    for (spread_deg, radius_px) in [(60.0, 4.0), (60.0, 6.0), (90.0, 4.0), (90.0, 6.0)] {
+        let a = run(&fork(spread_deg, radius_px), 6.0);
+        assert_eq!(
+            a.hair_count, 2.0,
+            "{spread_deg}°, {radius_px} px: {:?}",
+            a.strands
+        );
+        assert_eq!(a.strands.len(), 2);
+        for s in &a.strands {
+            assert!(
+                (s.width_um - 12.0 * radius_px).abs() < 8.0,
+                "width {}",
+                s.width_um
+            );
+            assert!(s.length_um > 0.8 * 150.0 * 6.0, "length {}", s.length_um);
+        }
+    }
+}
