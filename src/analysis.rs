@@ -323,7 +323,14 @@ impl Analysis {
 /// as one strand until they part. A counted strand whose width steps down (by 30 %
 /// and 2 px, over runs at least 8 px and a width long, away from both end zones),
 /// wide on its emergence side, where no other strand ends, carries one more hair
-/// per step: a shorter hair ended there. Its `count_weight` is then above 1.
+/// per step: a shorter hair ended there. Its `count_weight` is then above 1,
+/// and its `width_um` is that of the hair running on alone past the last step
+/// (for nearly opaque shafts; see the README, "width MAE"). Where they part,
+/// the merged run is one strand and each hair's trace branches off its end:
+/// each branch counts once, its `emergence` at the run's far end (when that
+/// end looks like an emergence), and the run itself counts for none. A trace
+/// that turns more than 45° within about 1.5 widths, between two straight
+/// pieces, is two shafts meeting at an angle and is split there.
 ///
 /// A hair strand is at least [`Params::min_length_um`] long and three times
 /// longer than both its fitted width and its widest part (the 90th percentile of
