@@ -459,26 +459,24 @@ pub(crate) fn split_at_corners(points: Vec<StrandPoint>) -> Vec<Vec<StrandPoint>
         let (a, b) = (points[i - 1].pos, points[i].pos);
         arc[i] = arc[i - 1] + (b[0] - a[0]).hypot(b[1] - a[1]);
     }
+    // The turn at each point between its chords to the nearest points at least
+    // the reach away on either side (none within the reach of an end), read the
+    // same whichever way the trace runs.
     let mut worst: Option<(f64, usize)> = None;
-    let (mut lo, mut hi) = (0, 0);
     for i in 0..n {
         let reach = (reach_sigmas * points[i].sigma_px).max(2.0);
-        while arc[i] - arc[lo] > reach {
-            lo += 1;
-        }
-        while hi + 1 < n && arc[hi] - arc[i] < reach {
-            hi += 1;
-        }
-        if arc[i] - arc[lo] < 0.75 * reach || arc[hi] - arc[i] < 0.75 * reach {
+        let before = arc[..=i].partition_point(|&a| arc[i] - a >= reach);
+        let after = i + arc[i..].partition_point(|&a| a - arc[i] < reach);
+        if before == 0 || after == n {
             continue;
         }
-        let (Some(before), Some(after)) = (
-            heading(points[lo].pos, points[i].pos),
-            heading(points[i].pos, points[hi].pos),
+        let (Some(u), Some(v)) = (
+            heading(points[before - 1].pos, points[i].pos),
+            heading(points[i].pos, points[after].pos),
         ) else {
             continue;
         };
-        let turn = angle_between(before, after);
+        let turn = angle_between(u, v);
         if turn > max_deg && worst.is_none_or(|(t, _)| turn > t) {
             worst = Some((turn, i));
         }
@@ -492,8 +490,10 @@ pub(crate) fn split_at_corners(points: Vec<StrandPoint>) -> Vec<Vec<StrandPoint>
     match worst {
         None => vec![points],
         Some((_, i)) => {
+            // The corner point belongs to neither piece.
+            let tail = points[i + 1..].to_vec();
             let mut head = points;
-            let tail = head.split_off(i);
+            head.truncate(i);
             let mut parts = split_at_corners(head);
             parts.extend(split_at_corners(tail));
             parts
