@@ -657,47 +657,36 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
     let blur_margin = 2.0 * blur_px.unwrap_or(1.0) + 3.0;
     let max_gap_px =
         params.max_width_um / um / CONTINUATION_MIN_CROSSING_DEG.to_radians().sin() + blur_margin;
-    let facing: Vec<Vec<usize>> = all_ends
-        .par_iter()
-        .map(|e| {
-            all_ends
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| {
-                    o.strand != e.strand
-                        && measured[o.strand].1.channel == measured[e.strand].1.channel
-                        && match continues(e, o, max_gap_px) {
-                            None => false,
-                            Some(Continuation::AcrossGap) => {
-                                gap_covered(&prep.mean, &background, e, o)
-                            }
-                            Some(Continuation::Touching) => {
-                                gap_covered(&prep.mean, &background, e, o)
-                                    && x_junction(e, o, &all_ends)
-                            }
-                        }
-                })
-                .map(|(j, _)| j)
-                .collect()
-        })
-        .collect();
+    // Per end: the ends of other strands of its channel that `pair` accepts
+    // (called with this end first).
+    let ends_paired = |pair: &(dyn Fn(&StrandEnd, &StrandEnd) -> bool + Sync)| -> Vec<Vec<usize>> {
+        all_ends
+            .par_iter()
+            .map(|e| {
+                all_ends
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| {
+                        o.strand != e.strand
+                            && measured[o.strand].1.channel == measured[e.strand].1.channel
+                            && pair(e, o)
+                    })
+                    .map(|(j, _)| j)
+                    .collect()
+            })
+            .collect()
+    };
+    let facing = ends_paired(&|e, o| match continues(e, o, max_gap_px) {
+        None => false,
+        Some(Continuation::AcrossGap) => gap_covered(&prep.mean, &background, e, o),
+        Some(Continuation::Touching) => {
+            gap_covered(&prep.mean, &background, e, o) && x_junction(e, o, &all_ends)
+        }
+    });
     // Per end: the ends of wider strands it branches off (see `branches_off`).
-    let branching: Vec<Vec<usize>> = all_ends
-        .par_iter()
-        .map(|b| {
-            all_ends
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| {
-                    t.strand != b.strand
-                        && measured[t.strand].1.channel == measured[b.strand].1.channel
-                        && branches_off(t, b, blur_margin)
-                        && gap_covered(&prep.mean, &background, t, b)
-                })
-                .map(|(j, _)| j)
-                .collect()
-        })
-        .collect();
+    let branching = ends_paired(&|b, t| {
+        branches_off(t, b, blur_margin) && gap_covered(&prep.mean, &background, t, b)
+    });
     let gap = |a: usize, b: usize| {
         let (p, q) = (all_ends[a].pos, all_ends[b].pos);
         (p[0] - q[0]).hypot(p[1] - q[1])
