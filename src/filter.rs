@@ -190,9 +190,13 @@ pub(crate) fn filter_rows(src: &Plane, kernel: &[f32], dst: &mut Plane) {
             let mut padded = vec![0.0f32; w + 2 * r as usize];
             for (out, row) in out_rows.chunks_mut(w).zip(in_rows.chunks(w)) {
                 pad_mirrored(row, r as usize, &mut padded);
-                for (x, o) in out.iter_mut().enumerate() {
-                    let window = &padded[x..x + kernel.len()];
-                    *o = window.iter().zip(kernel).map(|(a, b)| a * b).sum();
+                // Taps outside, pixels inside: the inner loop vectorises, and each
+                // pixel's sum still runs from 0 over the taps in order.
+                out.fill(0.0);
+                for (j, &kv) in kernel.iter().enumerate() {
+                    for (o, &p) in out.iter_mut().zip(&padded[j..j + w]) {
+                        *o += kv * p;
+                    }
                 }
             }
         });
