@@ -209,7 +209,8 @@ pub struct SessionSummary {
     pub photos: usize,
     /// Total field area (cm²).
     pub area_cm2: f64,
-    /// Hairs counted (sum of count weights).
+    /// Hairs emerging in the pooled fields, estimated from their counting
+    /// frames (see [`Analysis::hair_count`]).
     pub hair_count: f64,
     /// Hairs per cm².
     pub density_per_cm2: f64,
@@ -359,7 +360,10 @@ impl Session {
 /// As [`SessionSummary`].
 pub fn pooled_summary(analyses: &[&Analysis]) -> Option<SessionSummary> {
     let area: f64 = analyses.iter().map(|a| a.field_area_cm2).sum();
-    if analyses.is_empty() || area <= 0.0 {
+    // The hairs of the counting frames (each field less its guard band), and
+    // the frames' area: densities are theirs.
+    let frame_area: f64 = analyses.iter().map(|a| a.count_frame_area_cm2()).sum();
+    if analyses.is_empty() || area <= 0.0 || frame_area <= 0.0 {
         return None;
     }
     let mut n = 0.0;
@@ -367,14 +371,18 @@ pub fn pooled_summary(analyses: &[&Analysis]) -> Option<SessionSummary> {
     let mut vellus = 0.0;
     let mut widths: Vec<(f64, f64)> = Vec::new();
     for a in analyses {
-        for s in a.strands.iter().filter(|s| s.count_weight > 0.0) {
-            n += s.count_weight;
+        for s in a.strands.iter() {
+            let k = s.count_weight * s.frame_share;
+            if k <= 0.0 {
+                continue;
+            }
+            n += k;
             match s.class {
-                ThicknessClass::Terminal => terminal += s.count_weight,
-                ThicknessClass::Vellus => vellus += s.count_weight,
+                ThicknessClass::Terminal => terminal += k,
+                ThicknessClass::Vellus => vellus += k,
                 ThicknessClass::Intermediate => {}
             }
-            widths.push((s.width_um, s.count_weight));
+            widths.push((s.width_um, k));
         }
     }
     let ci = poisson_ci95(n);
@@ -390,17 +398,17 @@ pub fn pooled_summary(analyses: &[&Analysis]) -> Option<SessionSummary> {
     Some(SessionSummary {
         photos: analyses.len(),
         area_cm2: area,
-        hair_count: n,
-        density_per_cm2: n / area,
-        density_ci95_per_cm2: [ci[0] / area, ci[1] / area],
-        terminal_density_per_cm2: terminal / area,
+        hair_count: n * area / frame_area,
+        density_per_cm2: n / frame_area,
+        density_ci95_per_cm2: [ci[0] / frame_area, ci[1] / frame_area],
+        terminal_density_per_cm2: terminal / frame_area,
         vellus_fraction: if n > 0.0 { vellus / n } else { 0.0 },
         mean_width_um: mean,
         mean_width_ci95_um: [mean - half, mean + half],
         median_width_um: median(&mut ws).unwrap_or(0.0),
         cumulative_thickness_mm_per_cm2: widths.iter().map(|(w, k)| w * k).sum::<f64>()
             / 1000.0
-            / area,
+            / frame_area,
     })
 }
 

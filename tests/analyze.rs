@@ -16,6 +16,12 @@ fn fixture(stem: &str) -> (DynamicImage, Truth) {
     (image, truth)
 }
 
+/// The hairs counted where they emerged in the field: the sum of count weights
+/// (the field's count before the counting frame scales it).
+fn counted_where_emerged(a: &Analysis) -> f64 {
+    a.strands.iter().map(|s| s.count_weight).sum()
+}
+
 fn run(image: &DynamicImage, um_per_px: f64) -> Analysis {
     analyze(
         image,
@@ -124,6 +130,20 @@ fn every_invalid_parameter_is_named() {
     let image = DynamicImage::ImageRgb8(RgbImage::new(32, 32));
     let cal = Calibration::new(5.0).unwrap();
     let cases: Vec<(&str, Params)> = vec![
+        (
+            "count_guard_um",
+            Params {
+                count_guard_um: -1.0,
+                ..Params::default()
+            },
+        ),
+        (
+            "count_guard_um",
+            Params {
+                count_guard_um: f64::NAN,
+                ..Params::default()
+            },
+        ),
         (
             "min_width_um",
             Params {
@@ -299,7 +319,7 @@ fn a_shaft_with_no_contrast_in_the_mean_is_found_and_measured_in_the_yellow_chan
     let s = found[0];
     assert!(s.length_um > 0.8 * len * 6.0, "length {} µm", s.length_um);
     assert!((s.width_um - 48.0).abs() <= 6.0, "width {} µm", s.width_um);
-    assert_eq!(result.hair_count, 1.0);
+    assert_eq!(counted_where_emerged(&result), 1.0);
 }
 
 /// Two opaque shafts of `radius_px` leaving one opening at (100, 100) side by
@@ -363,7 +383,8 @@ fn hairs_that_leave_one_opening_merged_and_part_count_once_each_where_they_emerg
     ] {
         let a = run(&fork(spread_deg, radius_px), 6.0);
         assert_eq!(
-            a.hair_count, 2.0,
+            counted_where_emerged(&a),
+            2.0,
             "{spread_deg}°, {radius_px} px: {:?}",
             a.strands
         );
@@ -390,7 +411,8 @@ fn hairs_that_fan_out_wide_from_one_opening_are_two_hairs() {
     for (spread_deg, radius_px) in [(60.0, 4.0), (60.0, 6.0), (90.0, 4.0), (90.0, 6.0)] {
         let a = run(&fork(spread_deg, radius_px), 6.0);
         assert_eq!(
-            a.hair_count, 2.0,
+            counted_where_emerged(&a),
+            2.0,
             "{spread_deg}°, {radius_px} px: {:?}",
             a.strands
         );
@@ -404,4 +426,47 @@ fn hairs_that_fan_out_wide_from_one_opening_are_two_hairs() {
             assert!(s.length_um > 0.8 * 150.0 * 6.0, "length {}", s.length_um);
         }
     }
+}
+
+#[test]
+fn hairs_count_where_they_emerge_inside_the_counting_frame_scaled_to_the_field() {
+    // Two hairs leave one opening at (100, 100) of a 320 × 320 px photo.
+    let image = fork(16.0, 6.0);
+    let um = 6.0;
+    let with_guard = |guard_um: f64| {
+        let params = Params {
+            count_guard_um: guard_um,
+            ..Params::default()
+        };
+        analyze(&image, &Calibration::new(um).unwrap(), &params).unwrap()
+    };
+    // No guard: the frame is the field.
+    let whole = with_guard(0.0);
+    assert_eq!(whole.count_guard_px, 0.0);
+    assert_eq!(whole.hair_count, 2.0);
+    assert_eq!(whole.count_frame_area_cm2(), whole.field_area_cm2);
+    // A guard of 50 px: the opening lies inside the frame, whose count (2) is
+    // scaled by the field's area over the frame's, 320² / 220².
+    let guarded = with_guard(300.0);
+    assert_eq!(guarded.count_guard_px, 50.0);
+    assert!((guarded.hair_count - 2.0 * (320.0f64 / 220.0).powi(2)).abs() < 1e-9);
+    assert!((guarded.density_per_cm2 - 2.0 / guarded.count_frame_area_cm2()).abs() < 1e-6);
+    // The same hairs 40 px from the photo's left edge: they still count where
+    // they emerged, but outside the frame, so the frame counts none.
+    let near_edge = image.crop_imm(60, 0, 260, 320);
+    let params = Params {
+        count_guard_um: 300.0,
+        ..Params::default()
+    };
+    let a = analyze(&near_edge, &Calibration::new(um).unwrap(), &params).unwrap();
+    assert_eq!(counted_where_emerged(&a), 2.0);
+    assert!(a
+        .strands
+        .iter()
+        .filter(|s| s.count_weight > 0.0)
+        .all(|s| s.frame_share == 0.0));
+    assert_eq!(a.hair_count, 0.0);
+    // The guard never takes more than a quarter of the shorter side.
+    let small = with_guard(1e6);
+    assert_eq!(small.count_guard_px, 80.0);
 }

@@ -86,8 +86,12 @@ proptest! {
         for (n, dn) in [(c.vellus, d.vellus), (c.intermediate, d.intermediate), (c.terminal, d.terminal)] {
             prop_assert!((dn - n / area).abs() <= 1e-9 * (1.0 + dn));
         }
-        let sum: f64 = a.strands.iter().map(|s| s.count_weight * s.width_um).sum();
-        prop_assert!((a.cumulative_thickness_mm_per_cm2 - sum / 1000.0 / area).abs() <= 1e-9 * (1.0 + sum));
+        // The counting frame's hairs, scaled to the field by the areas.
+        let frame = a.count_frame_area_cm2();
+        let in_frame: f64 = a.strands.iter().map(|s| s.count_weight * s.frame_share).sum();
+        prop_assert!((a.hair_count - in_frame * area / frame).abs() <= 1e-9 * (1.0 + a.hair_count));
+        let sum: f64 = a.strands.iter().map(|s| s.count_weight * s.frame_share * s.width_um).sum();
+        prop_assert!((a.cumulative_thickness_mm_per_cm2 - sum / 1000.0 / frame).abs() <= 1e-9 * (1.0 + sum));
         for s in &a.strands {
             let len_px: f64 = s.centerline.windows(2).map(|w| (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1])).sum();
             // One point per pixel of length: the length in µm is within a pixel
@@ -138,7 +142,9 @@ proptest! {
         prop_assume!(pair.followup.truth.hairs.len() > pair.baseline.truth.hairs.len());
         let a = run(&DynamicImage::ImageRgb8(pair.baseline.image.clone()), p.um_per_px, &Params::default());
         let b = run(&DynamicImage::ImageRgb8(pair.followup.image.clone()), p.um_per_px, &Params::default());
-        prop_assert!(b.hair_count >= a.hair_count - 1.0, "{} hairs, then {} with {} more", a.hair_count, b.hair_count,
+        // One hair of the counting frame, scaled to the field.
+        let one = a.field_area_cm2 / a.count_frame_area_cm2();
+        prop_assert!(b.hair_count >= a.hair_count - one, "{} hairs, then {} with {} more", a.hair_count, b.hair_count,
             pair.followup.truth.hairs.len() - pair.baseline.truth.hairs.len());
     }
 }
@@ -212,6 +218,7 @@ proptest! {
             fade_min_um: p.fade_min_um * k,
             background_block_um: p.background_block_um * k,
             end_surround_um: p.end_surround_um * k,
+            count_guard_um: p.count_guard_um * k,
             class_limits: ClassLimits {
                 vellus_below_um: p.class_limits.vellus_below_um * k,
                 terminal_from_um: p.class_limits.terminal_from_um * k,
