@@ -10,7 +10,7 @@ use crate::calibration::Calibration;
 use crate::classes::{ClassLimits, ThicknessClass};
 use crate::error::{Error, Result};
 use crate::filter::Plane;
-use crate::measure::{measure, Measured, MIN_FIT_BLUR_PX};
+use crate::measure::{centerline_of, measure, Measured, MIN_FIT_BLUR_PX};
 use crate::overlay::{self, FieldRect};
 use crate::preprocess::{prepare, Background, ContrastChannel};
 use crate::quality::{assess_planes, Quality};
@@ -511,38 +511,32 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
     // Neither the absorbance nor the ridge map is read past the stage that needs
     // it: freed at once, they keep the peak memory down (see README, "Memory").
     prep.absorbance = Plane::default();
-    let mut strands: Vec<(ContrastChannel, Strand)> = trace_strands(&ridge, params)
-        .into_iter()
-        .map(|s| (ContrastChannel::Mean, s))
-        .collect();
+    let strands: Vec<Strand> = trace_strands(&ridge, params);
     drop(ridge);
     // A second look in the yellow channel, for the shafts the mean misses (blond,
     // red): its dark strands (those that repeat a hair of the mean channel are
-    // dropped once that hair is measured, below).
-    let yellow = {
+    // left out once that hair is measured, below, before they are measured).
+    let yellow: Vec<Strand> = {
         let absorbance = prep.yellow_absorbance();
         let ridge = detect_ridges(&absorbance, params, um);
         drop(absorbance);
         trace_strands(&ridge, params)
-    };
-    strands.extend(
-        yellow
-            .into_iter()
-            .filter(|s| s.polarity > 0)
-            .map(|s| (ContrastChannel::Yellow, s)),
-    );
+    }
+    .into_iter()
+    .filter(|s| s.polarity > 0)
+    .collect();
     let trim_px = params.end_trim_um / um;
     let long_enough = |m: &Measured| m.length_px * um >= params.min_length_um;
     let mut measured: Vec<(i8, Measured)> = strands
         .par_iter()
-        .filter_map(|(channel, s)| {
-            let mut m = measure(&prep, *channel, s, trim_px)?;
+        .filter_map(|s| {
+            let mut m = measure(&prep, ContrastChannel::Mean, s, trim_px)?;
             // Only a strand of the mean channel long enough to be a hair can tell
             // the blur (below); the others need the free fit only if the blur
             // refit fails. (The yellow channel mixes channels of opposite
             // contrast across a scattering shaft: its profile is no blurred
             // cylinder. Its strands are fitted once the mask below has kept them.)
-            if *channel == ContrastChannel::Mean && long_enough(&m) {
+            if long_enough(&m) {
                 m.fit_free();
             }
             Some((s.polarity, m))
@@ -687,13 +681,18 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             Some((m.centerline.as_slice(), r))
         }),
     );
-    measured.retain(|(_, m)| {
-        m.channel == ContrastChannel::Mean || !judged.covers_most_of(&m.centerline)
-    });
-    measured
-        .par_iter_mut()
-        .filter(|(_, m)| m.channel == ContrastChannel::Yellow)
-        .for_each(|(_, m)| fit(m));
+    // Only the yellow strands the mask keeps are measured (most repeat a hair
+    // of the mean channel), on the centreline `measure` resamples.
+    let yellow: Vec<(i8, Measured)> = yellow
+        .par_iter()
+        .filter(|s| !judged.covers_most_of(&centerline_of(s)))
+        .filter_map(|s| {
+            let mut m = measure(&prep, ContrastChannel::Yellow, s, trim_px)?;
+            fit(&mut m);
+            Some((s.polarity, m))
+        })
+        .collect();
+    measured.extend(yellow);
     // Pass 2: the hairs (hair-shaped strands, with their width in px), and the
     // pieces a hair's trace broke into where it passes under or over another:
     // a piece too short to be kept on its own may still continue a hair, and its

@@ -303,6 +303,13 @@ fn occlusion_at(plane: &impl Sample, p: [f64; 2], nrm: [f64; 2], d: f64, reach: 
     1.0 - f64::from(plane.sample(p[0] + d * nrm[0], p[1] + d * nrm[1])) / skin
 }
 
+/// The centreline [`measure`] reads a strand along: its trace resampled every
+/// pixel of arc length and smoothed over 5 samples.
+pub(crate) fn centerline_of(strand: &Strand) -> Vec<[f64; 2]> {
+    let raw: Vec<[f64; 2]> = strand.points.iter().map(|p| p.pos).collect();
+    resample(&raw, 1.0, 2)
+}
+
 /// Measures one traced strand: everything but the profile fits
 /// ([`Measured::fit_free`], [`Measured::refit_with_blur`]), which are the costly
 /// part and not every strand needs both.
@@ -313,8 +320,7 @@ pub(crate) fn measure(
     trim_px: f64,
 ) -> Option<Measured> {
     let plane = prep.contrast(channel);
-    let raw: Vec<[f64; 2]> = strand.points.iter().map(|p| p.pos).collect();
-    let centerline = resample(&raw, 1.0, 2);
+    let centerline = centerline_of(strand);
     let n = centerline.len();
     if n < 3 {
         return None;
