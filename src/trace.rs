@@ -452,7 +452,6 @@ const CORNER_PIECE_STRAIGHTNESS: f64 = 0.9;
 /// one. (A blurred join is round, so the walk's turn per step stays within
 /// [`MAX_STEP_TURN_DEG`] all the way around.)
 pub(crate) fn split_at_corners(points: Vec<StrandPoint>) -> Vec<Vec<StrandPoint>> {
-    let (reach_sigmas, max_deg) = (CORNER_REACH_SIGMAS, MAX_CORNER_DEG);
     let n = points.len();
     let mut arc = vec![0.0; n];
     for i in 1..n {
@@ -464,7 +463,7 @@ pub(crate) fn split_at_corners(points: Vec<StrandPoint>) -> Vec<Vec<StrandPoint>
     // same whichever way the trace runs.
     let mut worst: Option<(f64, usize)> = None;
     for i in 0..n {
-        let reach = (reach_sigmas * points[i].sigma_px).max(2.0);
+        let reach = (CORNER_REACH_SIGMAS * points[i].sigma_px).max(2.0);
         let before = arc[..=i].partition_point(|&a| arc[i] - a >= reach);
         let after = i + arc[i..].partition_point(|&a| a - arc[i] < reach);
         if before == 0 || after == n {
@@ -477,7 +476,7 @@ pub(crate) fn split_at_corners(points: Vec<StrandPoint>) -> Vec<Vec<StrandPoint>
             continue;
         };
         let turn = angle_between(u, v);
-        if turn > max_deg && worst.is_none_or(|(t, _)| turn > t) {
+        if turn > MAX_CORNER_DEG && worst.is_none_or(|(t, _)| turn > t) {
             worst = Some((turn, i));
         }
     }
