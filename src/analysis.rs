@@ -208,6 +208,14 @@ fn one() -> f64 {
     1.0
 }
 
+impl StrandResult {
+    /// Hairs this strand adds to the counting frame's count: `count_weight` ×
+    /// `frame_share`.
+    pub fn hairs_in_frame(&self) -> f64 {
+        self.count_weight * self.frame_share
+    }
+}
+
 /// Image size in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageDims {
@@ -313,12 +321,29 @@ impl Analysis {
             .unwrap_or_else(|| FieldRect::whole(self.image.width, self.image.height))
     }
 
+    /// Hairs emerging in the counting frame (the sum of
+    /// [`StrandResult::hairs_in_frame`]), before [`Analysis::hair_count`]
+    /// scales them to the field.
+    pub fn frame_hair_count(&self) -> f64 {
+        frame_hairs(&self.strands)
+    }
+
     /// Area of the counting frame (cm²): the field less its guard band
     /// ([`Analysis::count_guard_px`]).
     pub fn count_frame_area_cm2(&self) -> f64 {
         let f = self.field();
         frame_area_cm2(f.width, f.height, self.count_guard_px, self.um_per_px)
     }
+}
+
+/// The sum of the strands' [`StrandResult::hairs_in_frame`], folded from +0.0:
+/// `Iterator::sum` of no f64 is −0.0, which a bald scalp's JSON and CSV would
+/// show as a count of "-0" (#6).
+fn frame_hairs<'a>(strands: impl IntoIterator<Item = &'a StrandResult>) -> f64 {
+    strands
+        .into_iter()
+        .map(StrandResult::hairs_in_frame)
+        .fold(0.0, |a, b| a + b)
 }
 
 /// Area (cm²) of a `width` × `height` px field less a guard band of `guard_px`
@@ -1986,23 +2011,22 @@ fn summarise(
 ) -> Analysis {
     let area = calibration.field_area_cm2(width, height);
     let frame_area = frame_area_cm2(width, height, guard_px, calibration.um_per_px());
-    // Hairs in the counting frame, per strand, and the frame's count scaled to
-    // the field.
-    let in_frame = |s: &StrandResult| s.count_weight * s.frame_share;
+    // The frame's count is scaled to the field.
     let to_field = if frame_area > 0.0 {
         area / frame_area
     } else {
         0.0
     };
-    let framed: Vec<&StrandResult> = strands.iter().filter(|s| in_frame(s) > 0.0).collect();
-    // Folds from +0.0: `Iterator::sum` of no f64 is −0.0, which a bald scalp's
-    // JSON and CSV would show as a count of "-0" (#6).
-    let frame_count: f64 = framed.iter().map(|s| in_frame(s)).fold(0.0, |a, b| a + b);
+    let framed: Vec<&StrandResult> = strands
+        .iter()
+        .filter(|s| s.hairs_in_frame() > 0.0)
+        .collect();
+    let frame_count = frame_hairs(framed.iter().copied());
     let hair_count = frame_count * to_field;
     let ci = poisson_ci95(frame_count).map(|c| c * to_field);
     let mut class_counts = ClassCounts::default();
     for s in &framed {
-        let n = in_frame(s) * to_field;
+        let n = s.hairs_in_frame() * to_field;
         match s.class {
             ThicknessClass::Vellus => class_counts.vellus += n,
             ThicknessClass::Intermediate => class_counts.intermediate += n,
@@ -2018,7 +2042,7 @@ fn summarise(
     };
     let wsum: f64 = framed
         .iter()
-        .map(|s| in_frame(s) * s.width_um)
+        .map(|s| s.hairs_in_frame() * s.width_um)
         .fold(0.0, |a, b| a + b);
     let mean_width_um = if frame_count > 0.0 {
         wsum / frame_count
@@ -2028,7 +2052,7 @@ fn summarise(
     let var = if frame_count > 0.0 {
         framed
             .iter()
-            .map(|s| in_frame(s) * (s.width_um - mean_width_um).powi(2))
+            .map(|s| s.hairs_in_frame() * (s.width_um - mean_width_um).powi(2))
             .sum::<f64>()
             / frame_count
     } else {
@@ -2046,7 +2070,7 @@ fn summarise(
     let mut counts = vec![0.0; edges_um.len() - 1];
     for s in &framed {
         let bin = ((s.width_um / 10.0).floor() as usize).min(counts.len() - 1);
-        counts[bin] += in_frame(s) * to_field;
+        counts[bin] += s.hairs_in_frame() * to_field;
     }
 
     // Follicular units, over every counted hair of the field.

@@ -372,7 +372,7 @@ pub fn pooled_summary(analyses: &[&Analysis]) -> Option<SessionSummary> {
     let mut widths: Vec<(f64, f64)> = Vec::new();
     for a in analyses {
         for s in a.strands.iter() {
-            let k = s.count_weight * s.frame_share;
+            let k = s.hairs_in_frame();
             if k <= 0.0 {
                 continue;
             }

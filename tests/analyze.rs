@@ -449,6 +449,7 @@ fn hairs_count_where_they_emerge_inside_the_counting_frame_scaled_to_the_field()
     // scaled by the field's area over the frame's, 320² / 220².
     let guarded = with_guard(300.0);
     assert_eq!(guarded.count_guard_px, 50.0);
+    assert_eq!(guarded.frame_hair_count(), 2.0);
     assert!((guarded.hair_count - 2.0 * (320.0f64 / 220.0).powi(2)).abs() < 1e-9);
     assert!((guarded.density_per_cm2 - 2.0 / guarded.count_frame_area_cm2()).abs() < 1e-6);
     // The same hairs 40 px from the photo's left edge: they still count where

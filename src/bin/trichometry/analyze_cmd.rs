@@ -76,17 +76,12 @@ fn print_summary(path: &std::path::Path, a: &Analysis) {
             f.width, f.height, f.x, f.y, a.um_per_px, a.field_area_cm2
         ),
     }
-    let in_frame: f64 = a
-        .strands
-        .iter()
-        .map(|s| s.count_weight * s.frame_share)
-        .sum();
     println!(
         "  hairs             {:.1}  ({} strands traced; {:.1} emerging in the counting frame, \
          the field less {:.1} px at each edge, {:.4} cm²)",
         a.hair_count,
         a.strands.len(),
-        in_frame,
+        a.frame_hair_count(),
         a.count_guard_px,
         a.count_frame_area_cm2()
     );
