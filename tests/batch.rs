@@ -669,7 +669,13 @@ fn a_row_cut_at_every_byte_resumes_to_the_same_results() {
     // Cuts spread over the row (a row with strands runs to kilobytes), its
     // first byte and its last (all but the newline).
     let step = (last.len() / 6).max(1);
-    for cut in (0..last.len()).step_by(step).chain([last.len() - 1]) {
+    let mut cuts: Vec<usize> = (0..last.len())
+        .step_by(step)
+        .chain([last.len() - 1])
+        .collect();
+    // The last byte may be a step's cut too: each cut once.
+    cuts.dedup();
+    for cut in cuts {
         let out = photos.out(&format!("cut-{cut}"));
         std::fs::create_dir_all(&out).unwrap();
         std::fs::copy(
