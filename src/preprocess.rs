@@ -257,28 +257,82 @@ pub(crate) fn prepare(image: &DynamicImage, linearize: bool) -> Prepared<'_> {
 /// over square blocks, sampled bilinearly between block centres. Hair covers a
 /// minority of any block, so the median is the skin's level there, following
 /// vignetting and uneven light.
+///
+/// Each axis is split into blocks of as nearly equal lengths as whole pixels
+/// allow, laid out symmetrically about the photo's centre: a rotation or
+/// mirroring of the photo lays the blocks of the map over the same pixels, so
+/// the map turns with the photo.
 #[derive(Clone, Debug)]
 pub(crate) struct Background {
-    block: usize,
-    cols: usize,
-    rows: usize,
+    cols: Blocks,
+    rows: Blocks,
     level: Vec<f32>,
 }
 
+/// The blocks along one axis of the photo.
+#[derive(Clone, Debug)]
+struct Blocks {
+    /// Pixel range of each block, in order.
+    ranges: Vec<std::ops::Range<usize>>,
+    /// Centre of each block (px; pixel centres at integer + ½).
+    centres: Vec<f64>,
+}
+
+impl Blocks {
+    /// An axis of `len` px in `n = ceil(len / block)` blocks between the edges
+    /// `k·len/n`: pixel `p` lies in block `k` when its centre `p + ½` lies
+    /// between the block's edges, in both blocks when on the edge between them
+    /// (exact integer arithmetic). The edges lie symmetrically about the
+    /// centre, so the mirrored pixel lies in the mirrored block.
+    fn new(len: usize, block: usize) -> Self {
+        let n = len.div_ceil(block).max(1);
+        let (l, m) = (len as i64, n as i64);
+        // Pixel p is in block k when 2k·len ≤ (2p + 1)·n ≤ 2(k + 1)·len.
+        let ranges: Vec<std::ops::Range<usize>> = (0..m)
+            .map(|k| {
+                let start = (2 * k * l - m).div_euclid(2 * m)
+                    + i64::from((2 * k * l - m).rem_euclid(2 * m) != 0);
+                let end = (2 * (k + 1) * l - m).div_euclid(2 * m) + 1;
+                start.clamp(0, l) as usize..end.clamp(0, l) as usize
+            })
+            .collect();
+        let centres = ranges
+            .iter()
+            .map(|r| 0.5 * (r.start + r.end) as f64)
+            .collect();
+        Blocks { ranges, centres }
+    }
+
+    /// The two blocks whose centres bracket `x` (px) and the weight of the
+    /// second; clamped to the first and last centres.
+    fn bracket(&self, x: f64) -> (usize, usize, f64) {
+        let c = &self.centres;
+        let last = c.len() - 1;
+        if last == 0 || x <= c[0] {
+            return (0, 0, 0.0);
+        }
+        if x >= c[last] {
+            return (last, last, 0.0);
+        }
+        let k = c.partition_point(|&v| v <= x) - 1;
+        (k, k + 1, (x - c[k]) / (c[k + 1] - c[k]))
+    }
+}
+
 impl Background {
-    /// Block medians of `plane` over `block`×`block` px (the last blocks may be smaller).
+    /// Block medians of `plane` over blocks of about `block`×`block` px.
     pub fn new(plane: &Plane, block: usize) -> Self {
         let block = block.max(2);
-        let cols = plane.width.div_ceil(block);
-        let rows = plane.height.div_ceil(block);
-        let level: Vec<f32> = (0..rows * cols)
+        let cols = Blocks::new(plane.width, block);
+        let rows = Blocks::new(plane.height, block);
+        let n_cols = cols.ranges.len();
+        let level: Vec<f32> = (0..rows.ranges.len() * n_cols)
             .into_par_iter()
             .map(|b| {
-                let (bx, by) = (b % cols, b / cols);
-                let x1 = ((bx + 1) * block).min(plane.width);
-                let y1 = ((by + 1) * block).min(plane.height);
-                let mut v: Vec<f32> = (by * block..y1)
-                    .flat_map(|y| (bx * block..x1).map(move |x| (x, y)))
+                let (xs, ys) = (&cols.ranges[b % n_cols], &rows.ranges[b / n_cols]);
+                let mut v: Vec<f32> = ys
+                    .clone()
+                    .flat_map(|y| xs.clone().map(move |x| (x, y)))
                     .map(|(x, y)| plane.at(x, y))
                     .collect();
                 let mid = v.len() / 2;
@@ -288,25 +342,20 @@ impl Background {
                 *v.select_nth_unstable_by(mid, f32::total_cmp).1
             })
             .collect();
-        Background {
-            block,
-            cols,
-            rows,
-            level,
-        }
+        Background { cols, rows, level }
+    }
+
+    /// Level of block column `c` in block row `r`.
+    fn level(&self, c: usize, r: usize) -> f64 {
+        f64::from(self.level[r * self.cols.ranges.len() + c])
     }
 
     /// The skin level at pixel coordinates (`x`, `y`).
     pub fn at(&self, x: f64, y: f64) -> f64 {
-        let b = self.block as f64;
-        let fx = (x / b - 0.5).clamp(0.0, (self.cols - 1) as f64);
-        let fy = (y / b - 0.5).clamp(0.0, (self.rows - 1) as f64);
-        let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(self.cols - 1), (y0 + 1).min(self.rows - 1));
-        let (ax, ay) = (fx - x0 as f64, fy - y0 as f64);
-        let v = |c: usize, r: usize| f64::from(self.level[r * self.cols + c]);
-        let top = v(x0, y0) * (1.0 - ax) + v(x1, y0) * ax;
-        let bottom = v(x0, y1) * (1.0 - ax) + v(x1, y1) * ax;
+        let (c0, c1, ax) = self.cols.bracket(x);
+        let (r0, r1, ay) = self.rows.bracket(y);
+        let top = self.level(c0, r0) * (1.0 - ax) + self.level(c1, r0) * ax;
+        let bottom = self.level(c0, r1) * (1.0 - ax) + self.level(c1, r1) * ax;
         top * (1.0 - ay) + bottom * ay
     }
 }
@@ -370,6 +419,53 @@ mod tests {
         assert!((plane.sample(5.0, 1.5) - 0.45).abs() < 1e-6);
         assert!((plane.sample(0.5, 1.5) - 0.5).abs() < 1e-6);
         assert_eq!(plane.dims(), (9, 3));
+    }
+
+    #[test]
+    fn background_blocks_lie_symmetrically_about_the_centre() {
+        for (len, block) in [
+            (256usize, 67usize),
+            (100, 16),
+            (101, 16),
+            (640, 67),
+            (17, 16),
+        ] {
+            let b = Blocks::new(len, block);
+            let n = b.ranges.len();
+            assert_eq!(n, len.div_ceil(block));
+            assert_eq!(b.ranges[0].start, 0);
+            assert_eq!(b.ranges[n - 1].end, len);
+            for k in 0..n {
+                let (r, m) = (&b.ranges[k], &b.ranges[n - 1 - k]);
+                assert_eq!(
+                    (r.start, r.end),
+                    (len - m.end, len - m.start),
+                    "{len} px, block {k}"
+                );
+                assert!(r.len() + 1 >= len / n && r.len() <= len.div_ceil(n) + 1);
+                // Adjacent blocks meet, sharing a pixel centred on their edge.
+                if k + 1 < n {
+                    let next = b.ranges[k + 1].start;
+                    assert!(next == r.end || next + 1 == r.end, "{len} px, block {k}");
+                }
+            }
+        }
+        // A map of a mirrored plane is the mirrored map.
+        let (w, h) = (101usize, 37usize);
+        let mut p = Plane::new(w, h);
+        let mut q = Plane::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let v = ((x * 31 + y * 17) % 23) as f32 / 23.0;
+                p.data[y * w + x] = v;
+                q.data[(h - 1 - y) * w + (w - 1 - x)] = v;
+            }
+        }
+        let (bp, bq) = (Background::new(&p, 16), Background::new(&q, 16));
+        for (x, y) in [(0.5, 0.5), (10.3, 20.7), (50.5, 18.5), (99.0, 3.0)] {
+            let (a, b) = (bp.at(x, y), bq.at(w as f64 - x, h as f64 - y));
+            assert!((a - b).abs() < 1e-9, "({x}, {y}): {a} vs {b}");
+        }
     }
 
     #[test]
