@@ -668,8 +668,14 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
         }
         let mid = m.centerline[m.centerline.len() / 2];
         // A light strand must be brighter than the skin, not only than its flanks:
-        // the skin showing between two dark shafts is a light line between dark ones.
-        if polarity < 0 && m.flank_level < LIGHT_FLANK_MIN * background.at(mid[0], mid[1]) {
+        // the skin showing between two dark shafts is a light line between dark
+        // ones. Where the shafts part from one opening, the skin between them is
+        // a widening wedge whose flanks, read past the shafts, are skin too; but
+        // its centre is no brighter than the skin around.
+        if polarity < 0
+            && (m.flank_level < LIGHT_FLANK_MIN * background.at(mid[0], mid[1])
+                || !brighter_than_skin(&prep.mean, &background, &m.centerline))
+        {
             return None;
         }
         // Hair shafts bend gently; a strand that curls back on itself (the rim of a
@@ -783,11 +789,18 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             })
             .collect()
     };
+    // The ends of strands at least as long as they are wide: a shorter trace is
+    // a spot's response (the dark of an opening, a crumb), not a hair crossing.
+    let trace_ends: Vec<StrandEnd> = all_ends
+        .iter()
+        .filter(|e| measured[e.strand].1.length_px >= e.d_px)
+        .copied()
+        .collect();
     let facing = ends_paired(&|e, o| match continues(e, o, max_gap_px) {
         None => false,
         Some(Continuation::AcrossGap) => gap_covered(&prep.mean, &background, e, o),
         Some(Continuation::Touching) => {
-            gap_covered(&prep.mean, &background, e, o) && x_junction(e, o, &all_ends)
+            gap_covered(&prep.mean, &background, e, o) && x_junction(e, o, &trace_ends)
         }
     });
     // Per end: the ends of wider strands it branches off (see `branches_off`).
@@ -1356,6 +1369,21 @@ const BLUR_FIT_LOOSE_RESIDUAL: f64 = 0.2;
 /// A light strand's flanks must be at least this fraction of the skin level.
 const LIGHT_FLANK_MIN: f64 = 0.75;
 
+/// Whether the middle of `line` (its central 80 %) is brighter than the skin:
+/// the median of its brightness over the skin level there exceeds 1 by at least
+/// [`MIN_AMPLITUDE`], the least a shaft must add to the skin's light.
+fn brighter_than_skin(plane: &Plane, background: &Background, line: &[[f64; 2]]) -> bool {
+    let n = line.len();
+    let mut ratios: Vec<f64> = line[n / 10..n - n / 10]
+        .iter()
+        .filter_map(|p| {
+            let level = background.at(p[0], p[1]);
+            (level > 1e-9).then(|| f64::from(plane.sample(p[0], p[1])) / level)
+        })
+        .collect();
+    median(&mut ratios).is_some_and(|r| r >= 1.0 + MIN_AMPLITUDE)
+}
+
 /// Smallest end-to-end distance ÷ arc length of a hair strand.
 const MIN_STRAIGHTNESS: f64 = 0.5;
 
@@ -1541,6 +1569,7 @@ const CONTINUATION_MAX_DEG: f64 = 30.0;
 
 /// One end of a strand: its position, its outward direction, the strand's
 /// polarity and diameter (px).
+#[derive(Clone, Copy)]
 struct StrandEnd {
     strand: usize,
     /// `false` for the head (first point), `true` for the tail.
@@ -1665,6 +1694,8 @@ fn branches_off(t: &StrandEnd, b: &StrandEnd, margin_px: f64) -> bool {
 /// ([`Continuation::Touching`]) meet where another hair crosses: an end of a
 /// third strand stops near them, across their line (at least
 /// [`CROSSING_MIN_DEG`]), as at an X where every trace stops in the dark.
+/// The third strand has their polarity: the skin showing between two hairs
+/// that part from one opening is a light line whose end stops there too.
 /// Touching ends with nothing across are a fork (hairs of one opening parting)
 /// or a tip against the next hair's opening: two hairs.
 fn x_junction(a: &StrandEnd, b: &StrandEnd, all: &[StrandEnd]) -> bool {
@@ -1674,6 +1705,7 @@ fn x_junction(a: &StrandEnd, b: &StrandEnd, all: &[StrandEnd]) -> bool {
     all.iter().any(|c| {
         c.strand != a.strand
             && c.strand != b.strand
+            && c.polarity == a.polarity
             && (c.pos[0] - mid[0]).hypot(c.pos[1] - mid[1]) <= r
             && (c.out[0] * a.out[0] + c.out[1] * a.out[1]).abs() <= cos_cross
     })
@@ -2496,7 +2528,8 @@ mod merged_tests {
 mod continuation_tests {
     use super::crossing_tests::line;
     use super::{
-        branches_off, continues, gap_covered, strand_ends, x_junction, Continuation, StrandEnd,
+        branches_off, brighter_than_skin, continues, gap_covered, strand_ends, x_junction,
+        Continuation, StrandEnd,
     };
     use crate::filter::Plane;
     use crate::preprocess::Background;
@@ -2610,6 +2643,40 @@ mod continuation_tests {
                 .into_iter(),
             );
             assert_eq!(x_junction(&all[1], &all[2], &all), crossing);
+        }
+        // A light trace stopping there, across, is no hair crossing them: the
+        // skin between two hairs that part from one opening ends there too.
+        let wedge = line([42.0, 10.0], [42.0, 46.0]);
+        let all = strand_ends(
+            [
+                (1i8, &a[..], 6.0, 0.6),
+                (1, &b[..], 6.0, 0.6),
+                (-1, &wedge[..], 6.0, -0.6),
+            ]
+            .into_iter(),
+        );
+        assert!(!x_junction(&all[1], &all[2], &all));
+    }
+
+    #[test]
+    fn a_light_strand_must_be_brighter_than_the_skin_around() {
+        // Skin at 0.8: a light line at 0.9 along y = 50 is brighter than it; the
+        // same line at the skin's level (the skin showing between two dark
+        // shafts) is not, nor is one a hair's breadth brighter.
+        for (level, brighter) in [(0.9f32, true), (0.8, false), (0.81, false)] {
+            let mut plane = photo(&[]);
+            for x in 10..110 {
+                for y in 48..53 {
+                    plane.data[y * plane.width + x] = level;
+                }
+            }
+            let bg = Background::new(&plane, 32);
+            let centre = line([12.0, 50.5], [108.0, 50.5]);
+            assert_eq!(
+                brighter_than_skin(&plane, &bg, &centre),
+                brighter,
+                "{level}"
+            );
         }
     }
 
