@@ -526,16 +526,18 @@ pub fn analyze(
 fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Params) -> Analysis {
     let (width, height) = (image.width(), image.height());
     let um = calibration.um_per_px();
-    let mut prep = prepare(image, params.assume_srgb);
+    let prep = prepare(image, params.assume_srgb);
     let quality = assess_planes(&prep.rgb, &prep.mean, um);
     let background = Background::new(
         &prep.mean,
         background_block_px(params.background_block_um, um),
     );
-    let ridge = detect_ridges(&prep.absorbance, params, um);
     // Neither the absorbance nor the ridge map is read past the stage that needs
     // it: freed at once, they keep the peak memory down (see README, "Memory").
-    prep.absorbance = Plane::default();
+    let ridge = {
+        let absorbance = prep.detector_absorbance(&background);
+        detect_ridges(&absorbance, params, um)
+    };
     let strands: Vec<Strand> = trace_strands(&ridge, params);
     drop(ridge);
     // A second look in the yellow channel, for the shafts the mean misses (blond,

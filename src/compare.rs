@@ -442,9 +442,10 @@ pub fn compare(pairs: &[(Photo<'_>, Photo<'_>)], params: &CompareParams) -> Resu
             ));
         }
         let planes = match (b.image, f.image) {
-            (Some(bi), Some(fi)) => {
-                Some((prepare(bi, true).absorbance, prepare(fi, true).absorbance))
-            }
+            (Some(bi), Some(fi)) => Some((
+                prepare(bi, true).absorbance(),
+                prepare(fi, true).absorbance(),
+            )),
             _ => {
                 looked_back = false;
                 None

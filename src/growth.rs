@@ -162,7 +162,7 @@ pub fn phototrichogram(
         &params.compare.register,
     )?;
     let planes = match (first.image, second.image) {
-        (Some(a), Some(b)) => Some((prepare(a, true).absorbance, prepare(b, true).absorbance)),
+        (Some(a), Some(b)) => Some((prepare(a, true).absorbance(), prepare(b, true).absorbance())),
         _ => None,
     };
     let records = hair_records(

@@ -1171,7 +1171,6 @@ mod tests {
         }
         let prep = Prepared {
             rgb: LinearRgb::Planes([mean.clone(), mean.clone(), mean.clone()]),
-            absorbance: mean.clone(),
             mean,
         };
         let strand = Strand {
@@ -1309,7 +1308,6 @@ mod tests {
         }
         Prepared {
             rgb: LinearRgb::Planes([mean.clone(), mean.clone(), mean.clone()]),
-            absorbance: mean.clone(),
             mean,
         }
     }

@@ -635,8 +635,9 @@ fn band_pass(image: &DynamicImage, fine_px: f64, coarse_px: f64) -> Plane {
         filter_cols(&tmp, &k, &mut out);
         out
     };
-    let fine = blur(&prep.absorbance, fine_px);
-    let coarse = blur(&prep.absorbance, coarse_px);
+    let absorbance = prep.absorbance();
+    let fine = blur(&absorbance, fine_px);
+    let coarse = blur(&absorbance, coarse_px);
     let mut out = fine;
     for (o, c) in out.data.iter_mut().zip(&coarse.data) {
         *o -= c;

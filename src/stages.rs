@@ -12,9 +12,9 @@ use crate::trace::Strand;
 use image::DynamicImage;
 use rayon::prelude::*;
 
-/// Working planes of one photo (output of [`preprocess`]).
+/// Working planes of one photo and its skin level (output of [`preprocess`]).
 #[derive(Debug)]
-pub struct Planes<'a>(crate::preprocess::Prepared<'a>);
+pub struct Planes<'a>(crate::preprocess::Prepared<'a>, Background);
 
 /// Per-pixel line response (output of [`ridge`]).
 #[derive(Debug)]
@@ -36,8 +36,7 @@ impl Strands {
     }
 }
 
-/// Stage 1: colour planes, mean level and hair-contrast (absorbance) plane, and
-/// the skin-level map.
+/// Stage 1: colour planes, mean level and the skin-level map.
 pub fn preprocess<'a>(
     image: &'a DynamicImage,
     calibration: &Calibration,
@@ -45,14 +44,16 @@ pub fn preprocess<'a>(
 ) -> Planes<'a> {
     let prep = prepare(image, params.assume_srgb);
     let block = background_block_px(params.background_block_um, calibration.um_per_px());
-    std::hint::black_box(Background::new(&prep.mean, block));
-    Planes(prep)
+    let skin = Background::new(&prep.mean, block);
+    Planes(prep, skin)
 }
 
-/// Stage 2: the multi-scale Hessian line detector over the calibration's widths.
+/// Stage 2: the detector's absorbance plane (with its specular floor) and the
+/// multi-scale Hessian line detector over the calibration's widths.
 pub fn ridge(planes: &Planes, calibration: &Calibration, params: &Params) -> Ridges {
+    let absorbance = planes.0.detector_absorbance(&planes.1);
     Ridges(analysis::detect_ridges(
-        &planes.0.absorbance,
+        &absorbance,
         params,
         calibration.um_per_px(),
     ))

@@ -471,3 +471,66 @@ fn hairs_count_where_they_emerge_inside_the_counting_frame_scaled_to_the_field()
     let small = with_guard(1e6);
     assert_eq!(small.count_guard_px, 80.0);
 }
+
+#[test]
+fn a_glossy_shaft_resolved_at_high_magnification_is_one_hair_along_its_axis() {
+    // An opaque dark shaft 30 px (60 µm at 2 µm/px) wide, as a 70× photo
+    // resolves it, with the specular sheen of its surface: a bright streak off
+    // its axis (a Gaussian of 2.5 px at 0.3 of the radius) reflecting 5 % of
+    // the light against the skin's 50 %. On the bare logarithm of the
+    // brightness the streak was a valley as deep as the gap between two shafts,
+    // and the detector traced the shaft's wider dark side as a second strand
+    // (170 µm of it here; the whole length with a 5.5 % sheen).
+    let (w, h) = (400u32, 300u32);
+    let (a, b) = ([70.0f64, 80.0], [330.0f64, 220.0]);
+    let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+    let t = [(b[0] - a[0]) / len, (b[1] - a[1]) / len];
+    let radius = 15.0;
+    let level = |x: f64, y: f64| {
+        let (dx, dy) = (x - a[0], y - a[1]);
+        let along = dx * t[0] + dy * t[1];
+        let across = dx * t[1] - dy * t[0];
+        if (0.0..=len).contains(&along) && across.abs() <= radius {
+            let u = across / radius;
+            0.01 + 0.05 * (-(u + 0.3) * (u + 0.3) * radius * radius / (2.0 * 2.5 * 2.5)).exp()
+        } else {
+            0.5
+        }
+    };
+    let linear = RgbImage::from_fn(w, h, |x, y| {
+        let mut v = 0.0;
+        for i in 0..4 {
+            for j in 0..4 {
+                v += level(
+                    f64::from(x) + (f64::from(i) + 0.5) / 4.0,
+                    f64::from(y) + (f64::from(j) + 0.5) / 4.0,
+                ) / 16.0;
+            }
+        }
+        let hash = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 1000;
+        let g = encode_srgb(v * (1.0 + 0.01 * (f64::from(hash) / 1000.0 - 0.5)));
+        Rgb([g, g, g])
+    });
+    let image = DynamicImage::ImageRgb8(imageproc::filter::gaussian_blur_f32(&linear, 1.0));
+    let result = run(&image, 2.0);
+    let across = |p: &[f64; 2]| ((p[0] - a[0]) * t[1] - (p[1] - a[1]) * t[0]).abs();
+    // Every strand with most of its points on the shaft.
+    let on_shaft: Vec<_> = result
+        .strands
+        .iter()
+        .filter(|s| {
+            s.centerline.iter().filter(|p| across(p) <= radius).count() * 2 > s.centerline.len()
+        })
+        .collect();
+    assert_eq!(on_shaft.len(), 1, "{} strands on the shaft", on_shaft.len());
+    let s = on_shaft[0];
+    let mut off: Vec<f64> = s.centerline.iter().map(across).collect();
+    off.sort_by(f64::total_cmp);
+    assert!(
+        off[off.len() / 2] <= 3.0,
+        "median offset from the axis {} px",
+        off[off.len() / 2]
+    );
+    assert!(s.length_um > 0.8 * len * 2.0, "length {} µm", s.length_um);
+    assert!((s.width_um - 60.0).abs() <= 6.0, "width {} µm", s.width_um);
+}

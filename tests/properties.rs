@@ -20,11 +20,18 @@ fn config(cases: u32) -> ProptestConfig {
 
 /// A generated 256×256 photo (square, so that a quarter turn keeps the frame).
 fn photo(scenario: Scenario, seed: u64) -> (DynamicImage, f64) {
+    let (image, um, _) = photo_and_hairs(scenario, seed);
+    (image, um)
+}
+
+/// [`photo`] and the centrelines of its true hairs (px).
+fn photo_and_hairs(scenario: Scenario, seed: u64) -> (DynamicImage, f64, Vec<Vec<[f64; 2]>>) {
     let mut p = scenario.params();
     p.width_px = 256;
     p.height_px = 256;
     let s = render(&p, seed).unwrap();
-    (DynamicImage::ImageRgb8(s.image), p.um_per_px)
+    let hairs = s.truth.hairs.into_iter().map(|h| h.centerline_px).collect();
+    (DynamicImage::ImageRgb8(s.image), p.um_per_px, hairs)
 }
 
 fn run(image: &DynamicImage, um_per_px: f64, params: &Params) -> Analysis {
@@ -56,7 +63,8 @@ fn scenarios() -> impl Strategy<Value = Scenario> {
 proptest! {
     #![proptest_config(config(8))]
 
-    /// Tolerance: one hair. Detection is made of isotropic Gaussian filters and a
+    /// Tolerance: one hair, counted in the counting frame and scaled to the
+    /// field as `hair_count` is. Detection is made of isotropic Gaussian filters and a
     /// symmetric border rule, so a symmetry of the pixel grid changes no
     /// strand's measurements beyond rounding; but the separable passes of a
     /// transposed photo run in the other order, and a strand at a threshold can
@@ -68,7 +76,8 @@ proptest! {
         let (image, um) = photo(scenario, seed);
         let a = run(&image, um, &Params::default());
         let b = run(&transformed(&image, t), um, &Params::default());
-        prop_assert!((a.hair_count - b.hair_count).abs() <= 1.0, "{} vs {}", a.hair_count, b.hair_count);
+        let one_hair = a.field_area_cm2 / a.count_frame_area_cm2();
+        prop_assert!((a.hair_count - b.hair_count).abs() <= one_hair + 1e-9, "{} vs {}", a.hair_count, b.hair_count);
     }
 
     /// The reported figures are their definitions in physical units, at any
@@ -270,16 +279,39 @@ fn map_point(t: u8, p: [f64; 2], n: f64) -> [f64; 2] {
 /// and the median of a few widths with it; the width of one hair may not. A
 /// width is the fit of the median cross-section over the shaft's middle, whose
 /// noise grows as fewer sections enter it: under 300 µm of strand (a stub cut by
-/// the border) the tolerance grows as √(300 µm ÷ length).
+/// the border) the tolerance grows as √(300 µm ÷ length). Only strands on a
+/// true hair (most of their points within 3 px of its centreline) are hairs:
+/// a false strand (a flake's rim) has no cylinder profile, and its fitted width
+/// drifts with the photo's blur estimate, which the few shafts of a small photo
+/// set orientation by orientation. Nor are stubs that run out of the photo
+/// (an end within 3 px of its edge) compared: the sections their width is read
+/// from end where the trace stopped at the edge, which an orientation moves
+/// (a 162 µm stub read 85 and 92 µm turned by 90°).
 #[test]
 fn rotating_or_mirroring_keeps_each_hairs_width() {
     let (mut matched, mut counted) = (0usize, 0usize);
     for seed in 1..=6 {
-        let (image, um) = photo(Scenario::ClippedDark, seed);
+        let (image, um, hairs) = photo_and_hairs(Scenario::ClippedDark, seed);
+        let on_a_hair = |line: &[[f64; 2]]| {
+            hairs.iter().any(|h| {
+                let near = line
+                    .iter()
+                    .filter(|p| h.iter().any(|q| (q[0] - p[0]).hypot(q[1] - p[1]) <= 3.0))
+                    .count();
+                2 * near > line.len()
+            })
+        };
+        let at_edge = |line: &[[f64; 2]]| {
+            [line[0], line[line.len() - 1]]
+                .iter()
+                .any(|p| p[0].min(p[1]) <= 3.0 || p[0].max(p[1]) >= 253.0)
+        };
         let a = run(&image, um, &Params::default());
         for t in 0..7 {
             let b = run(&transformed(&image, t), um, &Params::default());
-            for s in a.strands.iter().filter(|s| s.count_weight > 0.0) {
+            for s in a.strands.iter().filter(|s| {
+                s.count_weight > 0.0 && on_a_hair(&s.centerline) && !at_edge(&s.centerline)
+            }) {
                 counted += 1;
                 let mid = map_point(t, s.centerline[s.centerline.len() / 2], 256.0);
                 let near = |q: &[f64; 2]| (q[0] - mid[0]).hypot(q[1] - mid[1]) <= 2.0;
