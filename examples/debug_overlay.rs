@@ -1,6 +1,7 @@
 //! Development aid: draws truth (green, emergence as a circle) and detected strands
 //! (red, emergence as a cross) over a generated photo.
 //! `cargo run --release --example debug_overlay -- SCENARIO SEED OUT.png [SCALE]`
+mod common;
 use image::{imageops, Rgb, RgbImage};
 use imageproc::drawing::{draw_cross_mut, draw_hollow_circle_mut, draw_line_segment_mut};
 use trichometry::synth::{render, Scenario};
@@ -14,7 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scenario = Scenario::from_name(&args[0])?;
     let seed: u64 = args[1].parse()?;
     let k: u32 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(2);
-    let synth = render(&scenario.params(), seed)?;
+    let mut scene = scenario.params();
+    common::camera_from_env(&mut scene)?;
+    let synth = render(&scene, seed)?;
     let cal = Calibration::new(synth.truth.um_per_px)?;
     let a = analyze(
         &image::DynamicImage::ImageRgb8(synth.image.clone()),
