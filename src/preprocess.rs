@@ -183,43 +183,41 @@ impl Prepared<'_> {
     /// Absorbance `−ln(mean + floor)`: hair darker than skin is a ridge
     /// (maximum). Made on demand: the registration of two photos reads it.
     pub fn absorbance(&self) -> Plane {
-        self.map_mean(|_, _, m| -(m + LINEAR_FLOOR).ln())
+        let mut out = Plane::new(self.mean.width, self.mean.height);
+        let chunk = ROWS_PER_TASK * self.mean.width.max(1);
+        out.data
+            .par_chunks_mut(chunk)
+            .zip(self.mean.data.par_chunks(chunk))
+            .for_each(|(o, m)| {
+                for (o, &m) in o.iter_mut().zip(m) {
+                    *o = -(m + LINEAR_FLOOR).ln();
+                }
+            });
+        out
     }
 
     /// The line detector's absorbance against the local skin level `skin`,
     /// `−ln(mean/skin + f)` with the [`SPECULAR_FLOOR`] `f`: made on demand and
     /// dropped after the detector.
     pub fn detector_absorbance(&self, skin: &Background) -> Plane {
-        let width = self.mean.width;
-        let mut skin_row: Vec<f32> = Vec::new();
-        let mut row_y = usize::MAX;
-        self.map_mean(move |x, y, m| {
-            if y != row_y {
-                skin.row(y, &mut skin_row, width);
-                row_y = y;
-            }
-            -(m / skin_row[x].max(LINEAR_FLOOR) + SPECULAR_FLOOR).ln()
-        })
-    }
-
-    /// A plane of `f(x, y, mean)` over the photo, bands of rows in parallel
-    /// (`f` is cloned per band and called along each row in order).
-    fn map_mean<F>(&self, f: F) -> Plane
-    where
-        F: FnMut(usize, usize, f32) -> f32 + Clone + Send + Sync,
-    {
         let (width, height) = (self.mean.width, self.mean.height);
         let mut out = Plane::new(width, height);
-        let chunk = ROWS_PER_TASK * width.max(1);
+        if width == 0 || height == 0 {
+            return out;
+        }
+        let columns = skin.column_weights(width);
+        let chunk = ROWS_PER_TASK * width;
         out.data
             .par_chunks_mut(chunk)
             .zip(self.mean.data.par_chunks(chunk))
             .enumerate()
             .for_each(|(c, (o, m))| {
-                let mut f = f.clone();
-                for (j, (o, &m)) in o.iter_mut().zip(m).enumerate() {
-                    let i = c * chunk + j;
-                    *o = f(i % width, i / width, m);
+                let mut level = Vec::with_capacity(width);
+                for (r, (o, m)) in o.chunks_mut(width).zip(m.chunks(width)).enumerate() {
+                    skin.row(c * ROWS_PER_TASK + r, &columns, &mut level);
+                    for ((o, &m), &s) in o.iter_mut().zip(m).zip(&level) {
+                        *o = -(m / s.max(LINEAR_FLOOR) + SPECULAR_FLOOR).ln();
+                    }
                 }
             });
         out
@@ -407,19 +405,28 @@ impl Background {
         f64::from(self.level[r * self.cols.ranges.len() + c])
     }
 
-    /// The skin level at the centres of row `y`'s first `width` pixels, into
-    /// `out` (resized): [`Self::at`] at (`x` + ½, `y` + ½), the two block rows
-    /// blended once for the row.
-    pub fn row(&self, y: usize, out: &mut Vec<f32>, width: usize) {
+    /// Where each of `width` pixel centres lies between the block centres
+    /// across the photo (see [`Self::row`]).
+    pub fn column_weights(&self, width: usize) -> Vec<(usize, usize, f64)> {
+        (0..width)
+            .map(|x| self.cols.bracket(x as f64 + 0.5))
+            .collect()
+    }
+
+    /// The skin level at the centres of row `y`'s pixels, into `out`
+    /// (resized): [`Self::at`] at (`x` + ½, `y` + ½) for the `columns` of
+    /// [`Self::column_weights`], the two block rows blended once for the row.
+    pub fn row(&self, y: usize, columns: &[(usize, usize, f64)], out: &mut Vec<f32>) {
         let (r0, r1, ay) = self.rows.bracket(y as f64 + 0.5);
         let blended: Vec<f64> = (0..self.cols.ranges.len())
             .map(|c| self.level(c, r0) * (1.0 - ay) + self.level(c, r1) * ay)
             .collect();
         out.clear();
-        out.extend((0..width).map(|x| {
-            let (c0, c1, ax) = self.cols.bracket(x as f64 + 0.5);
-            (blended[c0] * (1.0 - ax) + blended[c1] * ax) as f32
-        }));
+        out.extend(
+            columns
+                .iter()
+                .map(|&(c0, c1, ax)| (blended[c0] * (1.0 - ax) + blended[c1] * ax) as f32),
+        );
     }
 
     /// The skin level at pixel coordinates (`x`, `y`).
@@ -526,7 +533,7 @@ mod tests {
         }
         // Row evaluation of the skin map agrees with the point lookup.
         let mut row = Vec::new();
-        bg.row(3, &mut row, w);
+        bg.row(3, &bg.column_weights(w), &mut row);
         for (x, v) in row.iter().enumerate() {
             assert!((f64::from(*v) - bg.at(x as f64 + 0.5, 3.5)).abs() < 1e-5);
         }
