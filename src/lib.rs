@@ -5,8 +5,10 @@
 //! [`load_photo`] decodes a file within [`PhotoLimits`] (format by content, EXIF
 //! orientation applied); [`analyze`] takes the decoded photo, a [`Calibration`] and [`Params`] to an [`Analysis`]:
 //!
-//! 1. `preprocess`: undo sRGB; absorbance channel `−ln(mean RGB)`, and the yellow
-//!    channel `R − G + B` for shafts the mean cannot see (blond, red).
+//! 1. `preprocess`: undo sRGB; absorbance channel `−ln(mean RGB)`, read by the
+//!    detector against the local skin level with a specular floor,
+//!    `−ln(mean/skin + 0.1)`; and the yellow channel `R − G + B` for shafts the
+//!    mean cannot see (blond, red).
 //! 2. `ridge`: multi-scale Hessian line detection, both polarities, Steger sub-pixel centres.
 //! 3. `trace`: hysteresis linking; strand ends across a crossing joined by continuity.
 //! 4. `measure`: blurred-cylinder fit of the median cross-section → shaft width in µm.
