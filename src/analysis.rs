@@ -1116,10 +1116,7 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
                 emerged_at[k] = end
                     .and_then(|e| end_of(i, e))
                     .and_then(|e| fork_root[e])
-                    .map(|(t, far)| {
-                        let c = &measured[t].1.centerline;
-                        [c[0], c[c.len() - 1]][far]
-                    });
+                    .map(|(t, far)| measured[t].1.end_fall_at[far]);
             }
         }
     }
@@ -1164,7 +1161,12 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             weight[k] = 1.0;
             emergence_end[k] = Some(end);
             // It emerged where the hair it parted from did.
-            emerged_at[k] = kept_index[j].and_then(|kj| emerged_at[kj]).or(Some(q));
+            emerged_at[k] = kept_index[j]
+                .and_then(|kj| {
+                    emerged_at[kj]
+                        .or_else(|| emergence_end[kj].map(|e| measured[j].1.end_fall_at[e]))
+                })
+                .or(Some(q));
         }
     }
     // Per kept strand: whether its hair counts elsewhere, by one of its pieces,
@@ -1237,9 +1239,9 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
             d_px
         };
         let width_um = d_px * um;
-        let emergence = emerged_at[index].or_else(|| {
-            emergence_end.map(|k| [m.centerline[0], m.centerline[m.centerline.len() - 1]][k])
-        });
+        // Where the shaft's contrast falls into the skin: past the trace's end
+        // where it stopped short, in the dark of a unit's merged shafts.
+        let emergence = emerged_at[index].or_else(|| emergence_end.map(|k| m.end_fall_at[k]));
         results.push(StrandResult {
             id: results.len(),
             centerline: m.centerline,

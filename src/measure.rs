@@ -58,6 +58,11 @@ pub(crate) struct Measured {
     /// from inside the strand out past its end. A crisp clipped tip falls within the
     /// optical blur; a shaft entering the skin fades over tens of µm.
     pub end_transition_px: [f64; 2],
+    /// Where the centre occlusion of [`Self::end_transition_px`]'s fall
+    /// reaches 30 %, `[head, tail]`: past the end where the trace stopped
+    /// short of it (in the dark where a unit's shafts run together into their
+    /// opening), otherwise the end itself (px).
+    pub end_fall_at: [[f64; 2]; 2],
     /// Whether the fall of [`Self::end_transition_px`] was seen whole inside the
     /// photo, `[head, tail]`: the strand's end and every axial sample from it out
     /// to where the contrast reaches 30 %, and the skin flanks they are read
@@ -366,6 +371,10 @@ pub(crate) fn measure(
         _ => f64::INFINITY,
     });
     let end_fade_in_photo = ends.map(|e| matches!(e, EndProfile::Falls { whole: true, .. }));
+    let end_fall_at = [0, 1].map(|k| match ends[k] {
+        EndProfile::Falls { at, .. } => at,
+        _ => centerline[[0, n - 1][k]],
+    });
     let end_dark_to_edge = ends.map(|e| e == EndProfile::DarkToEdge);
 
     // Each channel's centre occlusion against its own skin reference: the three
@@ -431,6 +440,7 @@ pub(crate) fn measure(
         amplitude: middle_level,
         colour_occlusion,
         end_transition_px,
+        end_fall_at,
         end_fade_in_photo,
         end_dark_to_edge,
         flank_level,
@@ -483,7 +493,13 @@ enum EndProfile {
     /// It falls from 80 % to 30 % of the middle level over `length_px` (see
     /// [`Measured::end_transition_px`]), seen `whole` inside the photo or not
     /// (see [`Measured::end_fade_in_photo`]).
-    Falls { length_px: f64, whole: bool },
+    Falls {
+        length_px: f64,
+        whole: bool,
+        /// Where the fall reaches 30 %: past the end along its extrapolated
+        /// direction, or the end itself where it falls inside the strand.
+        at: [f64; 2],
+    },
     /// It never falls to 30 % up to the photo's edge (see
     /// [`Measured::end_dark_to_edge`]).
     DarkToEdge,
@@ -517,6 +533,7 @@ fn end_transition(
             return EndProfile::Falls {
                 length_px: 0.0,
                 whole: false,
+                at: end,
             };
         }
         [v[0] / len, v[1] / len]
@@ -564,6 +581,7 @@ fn end_transition(
     EndProfile::Falls {
         length_px: (x30 - x80) as f64,
         whole,
+        at: if x30 > zero { beyond(x30 - zero) } else { end },
     }
 }
 
@@ -1206,6 +1224,34 @@ mod tests {
         let [head, tail] = m.end_transition_px;
         assert!((9.0..=15.0).contains(&head), "fade {head}");
         assert!(tail <= 3.0, "tip {tail}");
+    }
+
+    #[test]
+    fn the_fall_is_found_past_a_trace_that_stopped_short_in_the_dark() {
+        // The shaft of the test above, traced only from x = 50 to 69: left of
+        // its trace it runs on dark to x = 40 and fades to the skin at x = 20.
+        // Its contrast falls to 30 % of the middle's where the ramp reads 0.24,
+        // at x ≈ 26 (the sample's pixel centre, ±1 px of smoothing); the crisp
+        // tip's fall is at the trace's end.
+        let m = measure_on(
+            (100, 41),
+            |x, y| {
+                if (y - 20.5).abs() < 2.0 && (20.0..70.0).contains(&x) {
+                    0.8 * ((x - 20.0) / 20.0).min(1.0)
+                } else {
+                    0.0
+                }
+            },
+            (50..=69).map(|x| [x as f64 + 0.5, 20.5]),
+        );
+        let [head, tail] = m.end_fall_at;
+        assert!((24.0..=29.0).contains(&head[0]), "head falls at {head:?}");
+        assert!((head[1] - 20.5).abs() < 0.5, "{head:?}");
+        let end = m.centerline[m.centerline.len() - 1];
+        assert!(
+            (tail[0] - end[0]).abs() <= 2.0,
+            "tail falls at {tail:?}, ends at {end:?}"
+        );
     }
 
     #[test]
