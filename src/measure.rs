@@ -1204,11 +1204,11 @@ mod tests {
         measure(&prep, ContrastChannel::Mean, &strand, 10.0).unwrap()
     }
 
-    #[test]
-    fn end_transition_tells_a_fade_from_a_crisp_tip() {
-        // Skin 0.5; a horizontal shaft at y = 20.5 from x = 20 to x = 70 occluding
-        // 80 %, fading in linearly over x ∈ [20, 40] and cut crisply at x = 70.
-        let m = measure_on(
+    /// Skin 0.5; a horizontal shaft at y = 20.5 from x = 20 to x = 70 occluding
+    /// 80 %, fading in linearly over x ∈ [20, 40] and cut crisply at x = 70,
+    /// traced over the pixels `traced` of its row.
+    fn fading_shaft(traced: std::ops::RangeInclusive<usize>) -> Measured {
+        measure_on(
             (100, 41),
             |x, y| {
                 if (y - 20.5).abs() < 2.0 && (20.0..70.0).contains(&x) {
@@ -1217,8 +1217,13 @@ mod tests {
                     0.0
                 }
             },
-            (22..=69).map(|x| [x as f64 + 0.5, 20.5]),
-        );
+            traced.map(|x| [x as f64 + 0.5, 20.5]),
+        )
+    }
+
+    #[test]
+    fn end_transition_tells_a_fade_from_a_crisp_tip() {
+        let m = fading_shaft(22..=69);
         // 80 % → 30 % of a 20-px linear ramp spans 12.5 px; the crisp end spans the
         // smoothing only.
         let [head, tail] = m.end_transition_px;
@@ -1228,22 +1233,12 @@ mod tests {
 
     #[test]
     fn the_fall_is_found_past_a_trace_that_stopped_short_in_the_dark() {
-        // The shaft of the test above, traced only from x = 50 to 69: left of
-        // its trace it runs on dark to x = 40 and fades to the skin at x = 20.
-        // Its contrast falls to 30 % of the middle's where the ramp reads 0.24,
-        // at x ≈ 26 (the sample's pixel centre, ±1 px of smoothing); the crisp
-        // tip's fall is at the trace's end.
-        let m = measure_on(
-            (100, 41),
-            |x, y| {
-                if (y - 20.5).abs() < 2.0 && (20.0..70.0).contains(&x) {
-                    0.8 * ((x - 20.0) / 20.0).min(1.0)
-                } else {
-                    0.0
-                }
-            },
-            (50..=69).map(|x| [x as f64 + 0.5, 20.5]),
-        );
+        // The fading shaft traced only from x = 50 to 69: left of its trace it
+        // runs on dark to x = 40 and fades to the skin at x = 20. Its contrast
+        // falls to 30 % of the middle's where the ramp reads 0.24, at x ≈ 26
+        // (the sample's pixel centre, ±1 px of smoothing); the crisp tip's fall
+        // is at the trace's end.
+        let m = fading_shaft(50..=69);
         let [head, tail] = m.end_fall_at;
         assert!((24.0..=29.0).contains(&head[0]), "head falls at {head:?}");
         assert!((head[1] - 20.5).abs() < 0.5, "{head:?}");
