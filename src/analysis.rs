@@ -419,7 +419,11 @@ fn frame_share(s: &StrandResult, field: &FieldRect, guard_px: f64) -> f64 {
 /// (for nearly opaque shafts; see the README, "width MAE"). Where they part,
 /// the merged run is one strand and each hair's trace branches off its end:
 /// each branch counts once, its `emergence` at the run's far end (when that
-/// end looks like an emergence), and the run itself counts for none. A trace
+/// end looks like an emergence), and the run itself counts for none. Where
+/// they part at once, each trace ends against the others': two or more
+/// uncounted traces, each with a cut tip in the field, whose other ends meet and
+/// which leave the meeting point within 60° of each other, are each a hair that
+/// emerged there. A trace
 /// that turns more than 45° within about 1.5 widths, between two straight
 /// pieces, is two shafts meeting at an angle and is split there.
 ///
@@ -1169,6 +1173,34 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
                 .or(Some(q));
         }
     }
+    // An opening that no counted strand leaves: fork candidates still
+    // uncounted whose ends against another meet (`leave_one_opening`) are the
+    // hairs of one opening that part at once, each ending against the others'
+    // traces there. Each emerged at the middle of their ends.
+    let lonely: Vec<(usize, usize, TraceEnd)> = fork_candidates
+        .iter()
+        .filter(|&&(i, _)| kept_index[i].is_some_and(|k| weight[k] == 0.0))
+        .filter_map(|&(i, end)| {
+            let (p, v) = end_and_direction(i, end)?;
+            Some((i, end, (p, v, diameter_of(i))))
+        })
+        .collect();
+    for &(i, end, a) in &lonely {
+        let meeting: Vec<[f64; 2]> = lonely
+            .iter()
+            .filter(|&&(j, _, b)| j != i && leave_one_opening(a, b, blur_margin + 4.0))
+            .map(|&(_, _, b)| b.0)
+            .collect();
+        if let (false, Some(k)) = (meeting.is_empty(), kept_index[i]) {
+            let n = meeting.len() as f64 + 1.0;
+            let sum = meeting
+                .iter()
+                .fold(a.0, |acc, m| [acc[0] + m[0], acc[1] + m[1]]);
+            weight[k] = 1.0;
+            emergence_end[k] = Some(end);
+            emerged_at[k] = Some([sum[0] / n, sum[1] / n]);
+        }
+    }
     // Per kept strand: whether its hair counts elsewhere, by one of its pieces,
     // or where it entered the photo.
     let counted_elsewhere: Vec<bool> = {
@@ -1788,6 +1820,25 @@ fn parts_from(
             .any(|c| (c[0] - p[0]).hypot(c[1] - p[1]) <= 0.5 * (d + dq) + margin_px)
 }
 
+/// Largest angle (degrees) between two hairs read away from the opening they
+/// leave together: a unit's hairs fan by 5–15°, rarely past 45°.
+const OPENING_FAN_MAX_DEG: f64 = 60.0;
+
+/// A trace's end: its position, unit direction into the trace, and diameter
+/// (px).
+type TraceEnd = ([f64; 2], [f64; 2], f64);
+
+/// Whether two trace ends meet as the hairs of one opening parting at once: they touch (within
+/// half their diameters plus `margin_px`) and both traces leave the meeting
+/// point within [`OPENING_FAN_MAX_DEG`] of each other. A hair that passes under
+/// another has its trace continued on the far side, not a second trace
+/// starting beside it in nearly its own direction.
+fn leave_one_opening(a: TraceEnd, b: TraceEnd, margin_px: f64) -> bool {
+    let ((p, v, d), (q, u, dq)) = (a, b);
+    (p[0] - q[0]).hypot(p[1] - q[1]) <= 0.5 * (d + dq) + margin_px
+        && v[0] * u[0] + v[1] * u[1] >= OPENING_FAN_MAX_DEG.to_radians().cos()
+}
+
 /// Where a strand's width steps down, away from its emergence end: a shaft that
 /// ran merged with it (the hairs of one follicular unit leave their opening side
 /// by side) ends there, at its cut tip. `widths` are
@@ -2353,7 +2404,7 @@ mod crossing_tests {
 #[cfg(test)]
 mod merged_tests {
     use super::crossing_tests::line;
-    use super::{parts_from, widest_run_px, width_past_steps, width_steps};
+    use super::{leave_one_opening, parts_from, widest_run_px, width_past_steps, width_steps};
 
     /// `runs` of (width px, length px) from the head.
     fn profile(runs: &[(f64, usize)]) -> Vec<f64> {
@@ -2395,6 +2446,24 @@ mod merged_tests {
         assert!(!parts_from(([130.0, 4.0], dir(10.0), 9.0), opening, 3.0));
         // Near the opening but beside the strand, not on it.
         assert!(!parts_from(([40.0, 20.0], dir(10.0), 9.0), opening, 3.0));
+    }
+
+    #[test]
+    fn two_traces_leaving_one_point_fanned_are_the_hairs_of_one_opening() {
+        let dir = |deg: f64| {
+            let r = deg.to_radians();
+            [r.cos(), r.sin()]
+        };
+        // Two 8-px traces whose ends touch (6 px apart), leaving 20° apart.
+        let a = ([50.0, 50.0], dir(-10.0), 8.0);
+        assert!(leave_one_opening(a, ([50.0, 56.0], dir(10.0), 8.0), 3.0));
+        assert!(leave_one_opening(([50.0, 56.0], dir(10.0), 8.0), a, 3.0));
+        // Fanned 90° apart: no unit's hairs part so.
+        assert!(!leave_one_opening(a, ([50.0, 56.0], dir(80.0), 8.0), 3.0));
+        // Facing each other: one shaft broken, not two leaving one point.
+        assert!(!leave_one_opening(a, ([50.0, 56.0], dir(170.0), 8.0), 3.0));
+        // Ends 20 px apart, past half their widths and the margin: two openings.
+        assert!(!leave_one_opening(a, ([50.0, 70.0], dir(10.0), 8.0), 3.0));
     }
 
     #[test]
