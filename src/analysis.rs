@@ -422,8 +422,8 @@ fn frame_share(s: &StrandResult, field: &FieldRect, guard_px: f64) -> f64 {
 /// end looks like an emergence), and the run itself counts for none. Where
 /// they part at once, each trace ends against the others': two or more
 /// uncounted traces, each with a cut tip in the field, whose other ends meet and
-/// which leave the meeting point within 60° of each other, are each a hair that
-/// emerged there. A trace
+/// which leave the meeting point 10–60° apart, are each a hair that emerged
+/// there. A trace
 /// that turns more than 45° within about 1.5 widths, between two straight
 /// pieces, is two shafts meeting at an angle and is split there.
 ///
@@ -1824,19 +1824,28 @@ fn parts_from(
 /// leave together: a unit's hairs fan by 5–15°, rarely past 45°.
 const OPENING_FAN_MAX_DEG: f64 = 60.0;
 
+/// Least angle (degrees) between two hairs that part at once: hairs that
+/// leave an opening nearly parallel run merged first and part later (a fork).
+/// Two traces side by side in one direction are the two dark sides of one
+/// shaft split by its sheen.
+const OPENING_FAN_MIN_DEG: f64 = 10.0;
+
 /// A trace's end: its position, unit direction into the trace, and diameter
 /// (px).
 type TraceEnd = ([f64; 2], [f64; 2], f64);
 
 /// Whether two trace ends meet as the hairs of one opening parting at once: they touch (within
 /// half their diameters plus `margin_px`) and both traces leave the meeting
-/// point within [`OPENING_FAN_MAX_DEG`] of each other. A hair that passes under
+/// point between [`OPENING_FAN_MIN_DEG`] and [`OPENING_FAN_MAX_DEG`] apart. A
+/// hair that passes under
 /// another has its trace continued on the far side, not a second trace
 /// starting beside it in nearly its own direction.
 fn leave_one_opening(a: TraceEnd, b: TraceEnd, margin_px: f64) -> bool {
     let ((p, v, d), (q, u, dq)) = (a, b);
+    let cos = v[0] * u[0] + v[1] * u[1];
     (p[0] - q[0]).hypot(p[1] - q[1]) <= 0.5 * (d + dq) + margin_px
-        && v[0] * u[0] + v[1] * u[1] >= OPENING_FAN_MAX_DEG.to_radians().cos()
+        && cos >= OPENING_FAN_MAX_DEG.to_radians().cos()
+        && cos <= OPENING_FAN_MIN_DEG.to_radians().cos()
 }
 
 /// Where a strand's width steps down, away from its emergence end: a shaft that
@@ -2458,6 +2467,8 @@ mod merged_tests {
         let a = ([50.0, 50.0], dir(-10.0), 8.0);
         assert!(leave_one_opening(a, ([50.0, 56.0], dir(10.0), 8.0), 3.0));
         assert!(leave_one_opening(([50.0, 56.0], dir(10.0), 8.0), a, 3.0));
+        // Side by side in one direction (4° apart): one shaft split by its sheen.
+        assert!(!leave_one_opening(a, ([50.0, 56.0], dir(-6.0), 8.0), 3.0));
         // Fanned 90° apart: no unit's hairs part so.
         assert!(!leave_one_opening(a, ([50.0, 56.0], dir(80.0), 8.0), 3.0));
         // Facing each other: one shaft broken, not two leaving one point.
