@@ -1177,25 +1177,24 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
     // uncounted whose ends against another meet (`leave_one_opening`) are the
     // hairs of one opening that part at once, each ending against the others'
     // traces there. Each emerged at the middle of their ends.
-    let lonely: Vec<(usize, usize, TraceEnd)> = fork_candidates
+    // (strand, its kept index, the end, that end)
+    let lonely: Vec<(usize, usize, usize, TraceEnd)> = fork_candidates
         .iter()
-        .filter(|&&(i, _)| kept_index[i].is_some_and(|k| weight[k] == 0.0))
         .filter_map(|&(i, end)| {
+            let k = kept_index[i].filter(|&k| weight[k] == 0.0)?;
             let (p, v) = end_and_direction(i, end)?;
-            Some((i, end, (p, v, diameter_of(i))))
+            Some((i, k, end, (p, v, diameter_of(i))))
         })
         .collect();
-    for &(i, end, a) in &lonely {
-        let meeting: Vec<[f64; 2]> = lonely
+    for &(i, k, end, a) in &lonely {
+        // The number of ends that meet there, this one included, and their sum.
+        let (n, sum) = lonely
             .iter()
-            .filter(|&&(j, _, b)| j != i && leave_one_opening(a, b, blur_margin + 4.0))
-            .map(|&(_, _, b)| b.0)
-            .collect();
-        if let (false, Some(k)) = (meeting.is_empty(), kept_index[i]) {
-            let n = meeting.len() as f64 + 1.0;
-            let sum = meeting
-                .iter()
-                .fold(a.0, |acc, m| [acc[0] + m[0], acc[1] + m[1]]);
+            .filter(|&&(j, _, _, b)| j != i && leave_one_opening(a, b, blur_margin + 4.0))
+            .fold((1.0, a.0), |(n, s), &(_, _, _, b)| {
+                (n + 1.0, [s[0] + b.0[0], s[1] + b.0[1]])
+            });
+        if n > 1.0 {
             weight[k] = 1.0;
             emergence_end[k] = Some(end);
             emerged_at[k] = Some([sum[0] / n, sum[1] / n]);
