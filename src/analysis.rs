@@ -450,6 +450,9 @@ fn frame_share(s: &StrandResult, field: &FieldRect, guard_px: f64) -> f64 {
 /// skin between two, traced along its long axis is a shaft's width in places
 /// only. A strand cut by the border need only reach half the length and aspect
 /// limits of a hair: the border may hide most of a hair that emerges near it.
+/// A light strand away from the border must lie on skin: one whose flanks
+/// stand above the skin level by more than 0.4 of its own rise above them is a
+/// bright ridge on a bright patch (a scale flake, a glare), not a shaft.
 ///
 /// # Overlays
 /// With [`Params::detect_overlays`] (the default), bars burned in along the
@@ -683,6 +686,17 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
                 || !brighter_than_skin(&prep.mean, &background, &m.centerline))
         {
             return None;
+        }
+        // A light strand lies on skin: its flanks are at the skin's level. One
+        // whose flanks stand above the skin by more than LIGHT_PLATEAU_MAX of its
+        // own rise above them is a ridge on a bright patch (the texture inside
+        // a scale flake, a glare), not a shaft. (Along the photo's edge the
+        // flanks are read partly past it, on repeated pixels.)
+        if polarity < 0 && !cut {
+            let skin = background.at(mid[0], mid[1]);
+            if m.flank_level - skin > LIGHT_PLATEAU_MAX * m.amplitude.abs() * skin {
+                return None;
+            }
         }
         // Hair shafts bend gently; a strand that curls back on itself (the rim of a
         // yellow dot or a flake, a vessel loop) is not one.
@@ -1418,6 +1432,14 @@ fn brighter_than_skin(plane: &Plane, background: &Background, line: &[[f64; 2]])
         .collect();
     median(&mut ratios).is_some_and(|r| r >= 1.0 + MIN_AMPLITUDE)
 }
+
+/// Most that a light strand's flanks may stand above the skin's level, as a
+/// fraction of the strand's rise above its flanks (its fitted amplitude): a
+/// white shaft lies on skin, a bright ridge inside a flake on the flake. White
+/// hairs on tuning seeds stand on flanks within 0.2 of their rise away from
+/// the photo's edge, but for two of 100 (0.7 and 0.8); the ridges inside
+/// the flakes of bald photos at 0.44–2.6.
+const LIGHT_PLATEAU_MAX: f64 = 0.4;
 
 /// Smallest end-to-end distance ÷ arc length of a hair strand.
 const MIN_STRAIGHTNESS: f64 = 0.5;

@@ -158,10 +158,11 @@ fn miniaturised_scalp() {
 #[test]
 fn bald_scalp_with_vessels_flakes_and_furrows() {
     let c = card(Scenario::BaldVessels);
-    // 5.8 /cm² on seeds 101-108 since a light strand must be brighter than the
-    // skin (10.5 before: most false hairs were light lines between flakes and
-    // vessels).
-    assert!(c.false_hairs_per_cm2 <= 12.0, "{}", c.false_hairs_per_cm2);
+    // 4.7 /cm² on seeds 101-108 since a light ridge standing on a bright
+    // patch is not a shaft (8.2 before; 10.5 before a light strand had to be
+    // brighter than the skin). One false hair more over the eight photos adds
+    // 1.06 /cm².
+    assert!(c.false_hairs_per_cm2 <= 7.0, "{}", c.false_hairs_per_cm2);
 }
 
 #[test]
