@@ -268,6 +268,36 @@ fn encode_srgb(v: f64) -> u8 {
     (linear_to_srgb(v) * 255.0).round() as u8
 }
 
+/// Mean of `f` over pixel (x, y), from 4 × 4 sub-samples.
+fn pixel_mean(x: u32, y: u32, f: impl Fn(f64, f64) -> f64) -> f64 {
+    let mut v = 0.0;
+    for i in 0..4 {
+        for j in 0..4 {
+            v += f(
+                f64::from(x) + (f64::from(i) + 0.5) / 4.0,
+                f64::from(y) + (f64::from(j) + 0.5) / 4.0,
+            ) / 16.0;
+        }
+    }
+    v
+}
+
+/// A little hashed skin texture: a factor within ±0.5 % of 1 per pixel.
+fn texture(x: u32, y: u32) -> f64 {
+    let hash = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 1000;
+    1.0 + 0.01 * (f64::from(hash) / 1000.0 - 0.5)
+}
+
+/// A grey w × h photo of linear light `level`, with the skin texture, blurred
+/// by σ = 1 px.
+fn grey_photo(w: u32, h: u32, level: impl Fn(f64, f64) -> f64) -> DynamicImage {
+    let linear = RgbImage::from_fn(w, h, |x, y| {
+        let g = encode_srgb(pixel_mean(x, y, &level) * texture(x, y));
+        Rgb([g, g, g])
+    });
+    DynamicImage::ImageRgb8(imageproc::filter::gaussian_blur_f32(&linear, 1.0))
+}
+
 #[test]
 fn a_shaft_with_no_contrast_in_the_mean_is_found_and_measured_in_the_yellow_channel() {
     // Pink skin, linear (0.60, 0.40, 0.30), and an opaque shaft 8 px (48 µm)
@@ -287,22 +317,10 @@ fn a_shaft_with_no_contrast_in_the_mean_is_found_and_measured_in_the_yellow_chan
         (0.0..=len).contains(&along) && across <= half_width
     };
     let image = RgbImage::from_fn(w, h, |x, y| {
-        // Share of the pixel the shaft covers, from 4×4 sub-samples.
-        let mut share = 0.0;
-        for i in 0..4 {
-            for j in 0..4 {
-                let (sx, sy) = (
-                    f64::from(x) + (f64::from(i) + 0.5) / 4.0,
-                    f64::from(y) + (f64::from(j) + 0.5) / 4.0,
-                );
-                if covered(sx, sy) {
-                    share += 1.0 / 16.0;
-                }
-            }
-        }
-        let hash = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 1000;
-        let texture = 1.0 + 0.01 * (f64::from(hash) / 1000.0 - 0.5);
-        let px = |c: usize| encode_srgb(texture * (skin[c] * (1.0 - share) + shaft[c] * share));
+        // Share of the pixel the shaft covers.
+        let share = pixel_mean(x, y, |sx, sy| f64::from(u8::from(covered(sx, sy))));
+        let px =
+            |c: usize| encode_srgb(texture(x, y) * (skin[c] * (1.0 - share) + shaft[c] * share));
         Rgb([px(0), px(1), px(2)])
     });
     let result = run(&DynamicImage::ImageRgb8(image), 6.0);
@@ -355,15 +373,7 @@ fn fork(spread_deg: f64, radius_px: f64) -> DynamicImage {
     };
     let (skin, hair) = ([0.60, 0.32, 0.25], [0.02, 0.015, 0.012]);
     let linear = RgbImage::from_fn(320, 320, |x, y| {
-        let mut share = 0.0;
-        for i in 0..4 {
-            for j in 0..4 {
-                share += cover(
-                    f64::from(x) + (f64::from(i) + 0.5) / 4.0,
-                    f64::from(y) + (f64::from(j) + 0.5) / 4.0,
-                ) / 16.0;
-            }
-        }
+        let share = pixel_mean(x, y, cover);
         let px = |c: usize| encode_srgb(skin[c] * (1.0 - share) + hair[c] * share);
         Rgb([px(0), px(1), px(2)])
     });
@@ -497,21 +507,7 @@ fn a_glossy_shaft_resolved_at_high_magnification_is_one_hair_along_its_axis() {
             0.5
         }
     };
-    let linear = RgbImage::from_fn(w, h, |x, y| {
-        let mut v = 0.0;
-        for i in 0..4 {
-            for j in 0..4 {
-                v += level(
-                    f64::from(x) + (f64::from(i) + 0.5) / 4.0,
-                    f64::from(y) + (f64::from(j) + 0.5) / 4.0,
-                ) / 16.0;
-            }
-        }
-        let hash = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 1000;
-        let g = encode_srgb(v * (1.0 + 0.01 * (f64::from(hash) / 1000.0 - 0.5)));
-        Rgb([g, g, g])
-    });
-    let image = DynamicImage::ImageRgb8(imageproc::filter::gaussian_blur_f32(&linear, 1.0));
+    let image = grey_photo(w, h, level);
     let result = run(&image, 2.0);
     let across = |p: &[f64; 2]| ((p[0] - a[0]) * t[1] - (p[1] - a[1]) * t[0]).abs();
     // Every strand with most of its points on the shaft.
@@ -552,21 +548,7 @@ fn light_band(band: f64, patch: Option<f64>) -> DynamicImage {
             }
         }
     };
-    let linear = RgbImage::from_fn(w, h, |x, y| {
-        let mut v = 0.0;
-        for i in 0..4 {
-            for j in 0..4 {
-                v += level(
-                    f64::from(x) + (f64::from(i) + 0.5) / 4.0,
-                    f64::from(y) + (f64::from(j) + 0.5) / 4.0,
-                ) / 16.0;
-            }
-        }
-        let hash = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 1000;
-        let g = encode_srgb(v * (1.0 + 0.01 * (f64::from(hash) / 1000.0 - 0.5)));
-        Rgb([g, g, g])
-    });
-    DynamicImage::ImageRgb8(imageproc::filter::gaussian_blur_f32(&linear, 1.0))
+    grey_photo(w, h, level)
 }
 
 #[test]
