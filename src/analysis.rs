@@ -680,21 +680,19 @@ fn analyze_field(image: &DynamicImage, calibration: &Calibration, params: &Param
         // the skin showing between two dark shafts is a light line between dark
         // ones. Where the shafts part from one opening, the skin between them is
         // a widening wedge whose flanks, read past the shafts, are skin too; but
-        // its centre is no brighter than the skin around.
-        if polarity < 0
-            && (m.flank_level < LIGHT_FLANK_MIN * background.at(mid[0], mid[1])
-                || !brighter_than_skin(&prep.mean, &background, &m.centerline))
-        {
-            return None;
-        }
-        // A light strand lies on skin: its flanks are at the skin's level. One
-        // whose flanks stand above the skin by more than LIGHT_PLATEAU_MAX of its
-        // own rise above them is a ridge on a bright patch (the texture inside
-        // a scale flake, a glare), not a shaft. (Along the photo's edge the
-        // flanks are read partly past it, on repeated pixels.)
-        if polarity < 0 && !cut {
+        // its centre is no brighter than the skin around. And it lies on skin:
+        // one whose flanks stand above the skin by more than LIGHT_PLATEAU_MAX of
+        // its own rise above them is a ridge on a bright patch (the texture
+        // inside a scale flake, a glare), not a shaft. (Along the photo's edge
+        // the flanks are read partly past it, on repeated pixels.)
+        if polarity < 0 {
             let skin = background.at(mid[0], mid[1]);
-            if m.flank_level - skin > LIGHT_PLATEAU_MAX * m.amplitude.abs() * skin {
+            let on_plateau =
+                !cut && m.flank_level - skin > LIGHT_PLATEAU_MAX * m.amplitude.abs() * skin;
+            if m.flank_level < LIGHT_FLANK_MIN * skin
+                || on_plateau
+                || !brighter_than_skin(&prep.mean, &background, &m.centerline)
+            {
                 return None;
             }
         }
